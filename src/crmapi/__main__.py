@@ -1,0 +1,3 @@
+from crmapi.cli import cli
+
+cli()

@@ -1,0 +1,80 @@
+"""Typed activity endpoints (``/activity/<type>/``), generated from the registry."""
+
+from typing import Any
+
+from crmapi.activities import store, write
+from crmapi.activities.base import typed_list_spec
+from crmapi.activities.feed import list_feed
+from crmapi.activities.registry import ACTIVITY_TYPES
+from crmapi.activities.spec import ActivitySpec
+from crmapi.domain.errors import object_not_found
+from crmapi.http.context import Ctx
+from crmapi.http.endpoint import Op
+from crmapi.query import grammar
+from crmapi.resources.render import listing, project
+
+
+def _write_context(ctx: Ctx, conn: Any) -> write.WriteContext:
+    return write.WriteContext(conn=conn, principal=ctx.principal, tz=ctx.tz,
+                              request_id=ctx.request_id)
+
+
+def _read_one(ctx: Ctx, spec: ActivitySpec, activity_id: str, conn: Any) -> dict[str, Any]:
+    row = store.fetch_one(conn, ctx.org, activity_id, spec.type)
+    if row is None:
+        raise object_not_found("Activity")
+    fields = frozenset(ctx.params["_fields"].split(",")) if ctx.params.get("_fields") else None
+    return project(store.render_rows(conn, [row], fields)[0], ctx.params)
+
+
+def make_ops(spec: ActivitySpec) -> tuple[dict[str, Op], dict[str, Op]]:
+    """The collection and item operations Close offers for this type (others answer 405)."""
+    list_spec = typed_list_spec(dict(spec.filters))
+    type_filter = store.A.c.type == spec.type
+
+    def list_(ctx: Ctx) -> dict[str, Any]:
+        query = grammar.parse(ctx.params, list_spec, ctx.tz)
+        with ctx.db.read() as conn:
+            rows = store.fetch_page(conn, ctx.org, query, [type_filter])
+            return listing(store.render_rows(conn, rows, query.fields), query)
+
+    def create(ctx: Ctx) -> dict[str, Any]:
+        with ctx.db.write() as conn:
+            created = write.create(_write_context(ctx, conn), spec, ctx.body)
+            return _read_one(ctx, spec, created["id"], conn)
+
+    def get(ctx: Ctx) -> dict[str, Any]:
+        with ctx.db.read() as conn:
+            return _read_one(ctx, spec, ctx.path_params["id"], conn)
+
+    def update(ctx: Ctx) -> dict[str, Any]:
+        with ctx.db.write() as conn:
+            write.update(_write_context(ctx, conn), spec, ctx.path_params["id"], ctx.body)
+            return _read_one(ctx, spec, ctx.path_params["id"], conn)
+
+    def delete(ctx: Ctx) -> dict[str, Any]:
+        with ctx.db.write() as conn:
+            write.delete(_write_context(ctx, conn), spec, ctx.path_params["id"])
+        return {}
+
+    group = f"activity/{spec.path}"
+    collection = {"GET": Op(list_, group=group)} if "list" in spec.verbs else {}
+    if "create" in spec.verbs:
+        collection["POST"] = Op(create, group=group + ":write")
+    item: dict[str, Op] = {}
+    if "get" in spec.verbs:
+        item["GET"] = Op(get, group=group)
+    if "update" in spec.verbs:
+        item["PUT"] = Op(update, group=group + ":write")
+    if "delete" in spec.verbs:
+        item["DELETE"] = Op(delete, group=group + ":write")
+    return collection, item
+
+
+def routes() -> list[tuple[str, dict[str, Op]]]:
+    out: list[tuple[str, dict[str, Op]]] = [("/activity/", {"GET": Op(list_feed, group="activity")})]
+    for spec in ACTIVITY_TYPES:
+        collection, item = make_ops(spec)
+        out.append((f"/activity/{spec.path}/", collection))
+        out.append((f"/activity/{spec.path}/{{id}}/", item))
+    return out

@@ -1,0 +1,88 @@
+"""What an activity type declares. Adding a type is one module with one ``ActivitySpec``."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crmapi.domain.fields import Field, FieldSet, merge
+from crmapi.query.model import FilterSpec
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from crmapi.activities.write import WriteContext
+
+VERBS = ("list", "get", "create", "update", "delete")
+
+# Base fields a client may set when it creates an activity (import helpers included).
+BASE_CREATE = ("lead_id", "contact_id", "user_id", "created_by", "date_created", "activity_at")
+BASE_UPDATE = ("contact_id", "activity_at")
+
+# Hook signatures. ``obj`` is the object about to be stored (the validated body merged over
+# the stored object); ``sent`` is just what the client sent; ``existing`` is None on create.
+Prepare = Callable[["WriteContext", dict[str, Any], dict[str, Any], dict[str, Any] | None], None]
+Expand = Callable[["Connection", str, list[dict[str, Any]]], None]
+OnDelete = Callable[["WriteContext", dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class ActivitySpec:
+    """One Close activity type: its wire name, path, fields, verbs and write rules."""
+
+    type: str  # the ``_type`` value, e.g. "Note"
+    path: str  # under /activity/, e.g. "note" or "status_change/lead"
+    event_type: str  # event log object type suffix: activity.<event_type>
+    fields: tuple[Field, ...] = ()  # the type's own fields (base fields are added for it)
+    verbs: frozenset[str] = frozenset({"list", "get"})
+    base_create: tuple[str, ...] = BASE_CREATE
+    base_update: tuple[str, ...] = BASE_UPDATE
+    lead_required: bool = True
+    filters: Mapping[str, FilterSpec] = field(default_factory=dict)  # extra list filters
+    prepare: Prepare | None = None  # type rules on create/update (raise InvalidRequest)
+    expand: Expand | None = None  # batch-enrich a page of rendered objects (no N+1)
+    expanded_fields: frozenset[str] = frozenset()  # the fields ``expand`` fills
+    on_delete: OnDelete | None = None  # cascade (e.g. a thread deletes its emails)
+    preview_fields: tuple[str, ...] | None = None  # "stripped-down" shape in thread feeds
+    in_default_feed: bool = True
+    docs: str = ""  # the Close documentation page this type mirrors
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return _defaults(self)
+
+    @property
+    def on_request(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields if f.on_request)
+
+    def fieldset(self, base: tuple[Field, ...]) -> FieldSet:
+        return _fieldset(self, base)
+
+
+_DEFAULTS: dict[str, dict[str, Any]] = {}
+_FIELDSETS: dict[str, FieldSet] = {}
+
+
+def _defaults(spec: ActivitySpec) -> dict[str, Any]:
+    found = _DEFAULTS.get(spec.type)
+    if found is None:
+        found = {f.name: f.default for f in spec.fields if not f.on_request}
+        _DEFAULTS[spec.type] = found
+    return found
+
+
+def _fieldset(spec: ActivitySpec, base: tuple[Field, ...]) -> FieldSet:
+    found = _FIELDSETS.get(spec.type)
+    if found is None:
+        writable_base = tuple(
+            _with_access(f, f.name in spec.base_create, f.name in spec.base_update)
+            for f in base
+        )
+        found = FieldSet(merge(writable_base, spec.fields))
+        _FIELDSETS[spec.type] = found
+    return found
+
+
+def _with_access(f: Field, create: bool, update: bool) -> Field:
+    from dataclasses import replace
+
+    return replace(f, create=create, update=update)

@@ -1,0 +1,42 @@
+"""Notes: https://developer.close.com/api/resources/activities/notes.md"""
+
+from typing import Any
+
+from crmapi.activities.spec import ActivitySpec
+from crmapi.activities.types._shared import ATTACHMENTS, COMMENT_SUMMARY, USERS, readonly
+from crmapi.domain.fields import Field
+from crmapi.util import richtext
+
+
+def prepare(wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    richtext.pair(obj, sent, "note", "note_html")
+    if existing is None:
+        obj["source"] = "api"
+    if "pinned" in sent:
+        was_pinned = bool(existing and existing.get("pinned"))
+        if obj["pinned"] and not was_pinned:
+            obj["pinned_at"] = wc.now
+        elif not obj["pinned"]:
+            obj["pinned_at"] = None
+
+
+SPEC = ActivitySpec(
+    type="Note",
+    path="note",
+    event_type="note",
+    verbs=frozenset({"list", "get", "create", "update", "delete"}),
+    fields=(
+        Field("note", "str", default="", max_length=1_048_576),
+        Field("note_html", "str", default="<body><p></p></body>", max_length=1_048_576),
+        readonly("note_mentions", "str_list", ()),
+        Field("title", "str", max_length=1000),
+        Field("pinned", "bool", default=False, nullable=False),
+        readonly("pinned_at", "datetime"),
+        ATTACHMENTS,
+        readonly("source"),
+        USERS,
+        COMMENT_SUMMARY,
+    ),
+    prepare=prepare,
+    docs="https://developer.close.com/api/resources/activities/notes",
+)

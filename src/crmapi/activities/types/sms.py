@@ -1,0 +1,66 @@
+"""SMS: https://developer.close.com/api/resources/activities/sms"""
+
+from typing import Any
+
+from crmapi.activities.spec import ActivitySpec
+from crmapi.activities.types._messages import apply_status
+from crmapi.activities.types._shared import (
+    MESSAGE_STATUSES,
+    PHONE_DIRECTIONS,
+    PHONE_SOURCES,
+    SEQUENCE_FIELDS,
+    USERS,
+    readonly,
+)
+from crmapi.domain.fields import Field
+from crmapi.util import phones
+
+
+def _phone(obj: dict[str, Any], side: str) -> None:
+    raw = obj.get(f"{side}_phone")
+    number = phones.normalize(raw) if raw else {"phone": raw, "phone_formatted": None, "country": None}
+    obj[f"{side}_phone"] = number["phone"]
+    obj[f"{side}_phone_formatted"] = number["phone_formatted"]
+    obj[f"{side}_country_iso"] = number["country"]
+
+
+def prepare(wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    if existing is None and "direction" not in sent:
+        obj["direction"] = "inbound" if obj["status"] == "inbox" else "outbound"
+    for side in ("local", "remote"):
+        if f"{side}_phone" in sent:
+            _phone(obj, side)
+    apply_status(wc, obj, sent, existing)
+
+
+SPEC = ActivitySpec(
+    type="SMS",
+    path="sms",
+    event_type="sms",
+    verbs=frozenset({"list", "get", "create", "update", "delete"}),
+    base_update=("contact_id", "activity_at", "lead_id", "user_id"),
+    fields=(
+        Field("status", "enum", choices=MESSAGE_STATUSES, required=True, nullable=False),
+        Field("direction", "enum", choices=PHONE_DIRECTIONS, default="outbound", nullable=False),
+        Field("source", "enum", choices=PHONE_SOURCES, default="External", update=False),
+        Field("text", "str", default="", max_length=10_000),
+        Field("local_phone", "str", max_length=100),
+        readonly("local_phone_formatted"),
+        readonly("local_country_iso"),
+        Field("remote_phone", "str", max_length=100),
+        readonly("remote_phone_formatted"),
+        readonly("remote_country_iso"),
+        readonly("date_sent", "datetime"),
+        Field("date_scheduled", "datetime"),
+        readonly("error_message"),
+        readonly("cost"),
+        Field("template_id", "id"),
+        Field("attachments", "object_list", default=(), max_items=10, nullable=False),
+        readonly("agent_action_reason"),
+        readonly("agent_config_id"),
+        *SEQUENCE_FIELDS,
+        USERS,
+    ),
+    prepare=prepare,
+    docs="https://developer.close.com/api/resources/activities/sms",
+)

@@ -1,0 +1,156 @@
+"""Creating, updating and deleting activities: one transaction, every rule declared by the type."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from crmapi.activities import store
+from crmapi.activities.base import BASE_FIELDS
+from crmapi.activities.spec import ActivitySpec
+from crmapi.domain.context import Principal
+from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.fields import REQUIRED
+from crmapi.storage import tables as t
+from crmapi.util import dates
+from crmapi.util.ids import new_id
+
+DOES_NOT_EXIST = "Object does not exist."
+
+
+@dataclass
+class WriteContext:
+    """The open transaction and who is writing; hooks receive it."""
+
+    conn: Connection
+    principal: Principal
+    tz: float = 0.0
+    now: str = field(default_factory=dates.now)
+    request_id: str | None = None
+
+    @property
+    def org(self) -> str:
+        return self.principal.organization_id
+
+
+def check_references(wc: WriteContext, values: dict[str, Any]) -> None:
+    """``lead_id``, ``contact_id`` and user ids must name objects of the caller's organization."""
+    errors: dict[str, str] = {}
+    org = wc.org
+    lead_id = values.get("lead_id")
+    if lead_id is not None and not _exists(wc.conn, t.lead, org, lead_id):
+        errors["lead"] = DOES_NOT_EXIST
+    contact_id = values.get("contact_id")
+    if contact_id is not None and not _exists(wc.conn, t.contact, org, contact_id):
+        errors["contact"] = DOES_NOT_EXIST
+    for name, key in (("user_id", "user"), ("created_by", "created_by")):
+        user_id = values.get(name)
+        if user_id is not None and not _is_member(wc.conn, org, user_id):
+            errors[key] = DOES_NOT_EXIST
+    if errors:
+        raise InvalidRequest(field_errors=errors)
+
+
+def _exists(conn: Connection, table: Any, org: str, object_id: str) -> bool:
+    return conn.execute(
+        select(table.c.id).where(table.c.organization_id == org, table.c.id == object_id)
+    ).first() is not None
+
+
+def _is_member(conn: Connection, org: str, user_id: str) -> bool:
+    return conn.execute(
+        select(t.membership.c.id).where(
+            t.membership.c.organization_id == org, t.membership.c.user_id == user_id
+        )
+    ).first() is not None
+
+
+def contact_lead(conn: Connection, org: str, contact_id: str) -> str | None:
+    return conn.execute(
+        select(t.contact.c.lead_id).where(t.contact.c.organization_id == org,
+                                          t.contact.c.id == contact_id)
+    ).scalar()
+
+
+def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``body`` for ``spec``, apply its rules, store it; return the new object."""
+    values = spec.fieldset(BASE_FIELDS).validate(body, creating=True, tz=wc.tz)
+    if values.get("lead_id") is None and values.get("contact_id") is not None:
+        # A contact names its lead; Close fills lead_id from it.
+        values["lead_id"] = contact_lead(wc.conn, wc.org, values["contact_id"])
+    if spec.lead_required and values.get("lead_id") is None:
+        raise InvalidRequest(field_errors={"lead": REQUIRED})
+    check_references(wc, values)
+    full = {**spec.defaults, **values}
+    full["id"] = new_id("acti")
+    full["_type"] = spec.type
+    full["organization_id"] = wc.org
+    full.setdefault("contact_id", None)
+    full.setdefault("lead_id", None)
+    full["user_id"] = values.get("user_id") or wc.principal.user_id
+    full["created_by"] = values.get("created_by") or wc.principal.user_id
+    full["updated_by"] = wc.principal.user_id
+    full["date_created"] = values.get("date_created") or wc.now
+    full["date_updated"] = wc.now
+    full.setdefault("users", [])
+    if spec.prepare is not None:
+        spec.prepare(wc, full, values, None)
+    # activity_at is never null: sorting on it must mean the same on both backends.
+    full["activity_at"] = full.get("activity_at") or full["date_created"]
+    store.insert_activity(wc.conn, full)
+    return full
+
+
+def load(wc: WriteContext, spec: ActivitySpec | None, activity_id: str) -> dict[str, Any]:
+    """The stored object (scoped to the organization and type) or a 404."""
+    row = store.fetch_one(wc.conn, wc.org, activity_id, spec.type if spec else None)
+    if row is None:
+        raise object_not_found("Activity")
+    return store.render_rows(wc.conn, [row])[0]
+
+
+def update(wc: WriteContext, spec: ActivitySpec, activity_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PUT: only the fields sent change (PATCH semantics)."""
+    existing = load(wc, spec, activity_id)
+    values = spec.fieldset(BASE_FIELDS).validate(body, creating=False, tz=wc.tz)
+    check_references(wc, values)
+    if "lead_id" in values and values["lead_id"] is None and spec.lead_required:
+        raise InvalidRequest(field_errors={"lead": "This field may not be null."})
+    full = {**existing, **values}
+    if spec.prepare is not None:
+        spec.prepare(wc, full, values, existing)
+    full["activity_at"] = full.get("activity_at") or full["date_created"]
+    full["updated_by"] = wc.principal.user_id
+    full["date_updated"] = wc.now
+    store.update_activity(wc.conn, wc.org, full)
+    return full
+
+
+def delete(wc: WriteContext, spec: ActivitySpec, activity_id: str) -> dict[str, Any]:
+    existing = load(wc, spec, activity_id)
+    if spec.on_delete is not None:
+        spec.on_delete(wc, existing)
+    store.delete_activities(wc.conn, wc.org, store.A.c.id == activity_id)
+    return existing
+
+
+def system_create(wc: WriteContext, spec: ActivitySpec, values: dict[str, Any]) -> dict[str, Any]:
+    """Write an activity the system produces (Created, LeadStatusChange...), unvalidated.
+
+    ``values`` come from our own code, never from a request body.
+    """
+    full = {**spec.defaults, **values}
+    full["id"] = new_id("acti")
+    full["_type"] = spec.type
+    full["organization_id"] = wc.org
+    full.setdefault("lead_id", None)
+    full.setdefault("contact_id", None)
+    full.setdefault("user_id", wc.principal.user_id)
+    full.setdefault("created_by", wc.principal.user_id)
+    full["updated_by"] = full.get("updated_by", wc.principal.user_id)
+    full.setdefault("date_created", wc.now)
+    full.setdefault("date_updated", wc.now)
+    full.setdefault("users", [])
+    full["activity_at"] = full.get("activity_at") or full["date_created"]
+    store.insert_activity(wc.conn, full)
+    return full

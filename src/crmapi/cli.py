@@ -1,0 +1,125 @@
+"""The ``crmapi`` command: serve, org/user/token administration, and migrations."""
+
+import sys
+from typing import Any
+
+import click
+import orjson
+
+from crmapi.settings import Settings
+from crmapi.storage import migrate
+from crmapi.storage.db import Database
+
+
+def _db() -> Database:
+    db = Database(Settings.from_env().database_url)
+    migrate.upgrade(db)
+    return db
+
+
+def _print(obj: dict[str, Any]) -> None:
+    click.echo(orjson.dumps(obj).decode())
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """A Close-compatible CRM API server."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Fill an empty database with a demo organization.")
+def serve(host: str, port: int, workers: int, demo: bool) -> None:
+    """Serve the API under /api/v1/ (the schema is migrated first)."""
+    import uvicorn
+
+    from crmapi import seed
+
+    db = _db()
+    if demo:
+        with db.write() as conn:
+            if seed.has_data(conn):
+                key = seed.demo_org_key(conn)
+                note = "Demo data already present; issued a fresh API key."
+            else:
+                key = seed.demo(conn).key
+                note = "Created the demo organization."
+        if key:
+            click.echo(f"{note}\nAPI key: {key}\n")
+            click.echo(f"  curl -u {key}: http://{host}:{port}/api/v1/lead/\n"
+                       f"  curl -u {key}: 'http://{host}:{port}/api/v1/activity/?_limit=5'\n")
+    db.dispose()
+    uvicorn.run("crmapi.asgi:create", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)
+
+
+@cli.group()
+def org() -> None:
+    """Organizations."""
+
+
+@org.command("create")
+@click.option("--name", required=True)
+@click.option("--email", required=True, help="Email of the organization's first user.")
+def org_create(name: str, email: str) -> None:
+    """Create an organization, its first user and an API key."""
+    from crmapi.resources import accounts
+
+    with _db().write() as conn:
+        _print(accounts.create_organization(conn, name, email))
+
+
+@cli.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("add")
+@click.option("--org", "org_id", required=True)
+@click.option("--email", required=True)
+@click.option("--first-name", default=None)
+@click.option("--last-name", default=None)
+def user_add(org_id: str, email: str, first_name: str | None, last_name: str | None) -> None:
+    """Add a user to an organization and issue an API key for it."""
+    from crmapi.resources import accounts
+
+    try:
+        with _db().write() as conn:
+            _print(accounts.add_user(conn, org_id, email, first_name, last_name))
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@cli.group()
+def token() -> None:
+    """OAuth-style bearer access tokens."""
+
+
+@token.command("create")
+@click.option("--org", "org_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--expires-in", default=3600, show_default=True, type=int)
+def token_create(org_id: str, user_id: str, expires_in: int) -> None:
+    """Issue an access token for a member of an organization."""
+    from crmapi.resources import accounts
+
+    try:
+        with _db().write() as conn:
+            issued = accounts.create_access_token(conn, org_id, user_id, expires_in)
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    _print({"access_token": issued["access_token"], "expires_in": issued["expires_in"]})
+
+
+@cli.command("migrate")
+def migrate_cmd() -> None:
+    """Create or migrate the database schema."""
+    _db().dispose()
+    click.echo("Schema is up to date.")

@@ -1,0 +1,74 @@
+"""Typed errors raised anywhere below HTTP; ``http.errors`` is the only place bodies are built."""
+
+from collections.abc import Mapping
+
+
+class APIError(Exception):
+    """Base of every error a client can cause; ``status`` is the HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(APIError):
+    """400 with Close's ``{"errors": [...], "field-errors": {...}}`` body."""
+
+    status = 400
+
+    def __init__(
+        self,
+        errors: list[str] | None = None,
+        field_errors: Mapping[str, str] | None = None,
+    ) -> None:
+        self.errors = list(errors or [])
+        self.field_errors = dict(field_errors or {})
+        super().__init__("; ".join(self.errors + [f"{k}: {v}" for k, v in self.field_errors.items()]))
+
+
+class Unauthorized(APIError):
+    status = 401
+
+
+class NotFound(APIError):
+    status = 404
+
+
+class MethodNotAllowed(APIError):
+    status = 405
+
+
+class PayloadTooLarge(APIError):
+    status = 413
+
+
+class UnsupportedMediaType(APIError):
+    status = 415
+
+
+class RateLimited(APIError):
+    """429; carries what the limiter knows so the renderer can fill Close's body and headers."""
+
+    status = 429
+
+    def __init__(self, *, limit: int, reset: float, group: str, limit_type: str, window: int) -> None:
+        super().__init__("API call count exceeded for this period")
+        self.limit = limit
+        self.reset = reset
+        self.group = group
+        self.limit_type = limit_type
+        self.window = window
+
+
+UNAUTHORIZED_MESSAGE = (
+    "The server could not verify that you are authorized to access the URL requested.  You "
+    "either supplied the wrong credentials (e.g. a bad password), or your browser doesn't "
+    "understand how to supply the credentials required."
+)
+
+
+def object_not_found(model: str) -> NotFound:
+    """Close's 404 wording for an unknown (or foreign) object id."""
+    return NotFound(f"Empty query: {model} matching query does not exist.")

@@ -1,0 +1,76 @@
+"""The only place error bodies are built: typed errors in, Close-shaped JSON out."""
+
+import logging
+import math
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from crmapi.domain.errors import APIError, InvalidRequest, RateLimited
+from crmapi.util.jsonutil import dumps
+
+log = logging.getLogger("crmapi")
+
+_HTTP_MESSAGES = {
+    404: "The requested URL was not found on the server.",
+    405: "The method is not allowed for the requested URL.",
+}
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_body(exc: APIError) -> dict[str, object]:
+    if isinstance(exc, InvalidRequest):
+        return {"errors": exc.errors, "field-errors": exc.field_errors}
+    if isinstance(exc, RateLimited):
+        details: dict[str, object] = {
+            "message": exc.message,
+            "rate_endpoint_group": exc.group,
+            "rate_limit": exc.limit,
+            "rate_limit_type": exc.limit_type,
+            "rate_reset": round(exc.reset, 3),
+            "rate_window": exc.window,
+        }
+        # Singer reads rate_reset at the top level, Airbyte and older clients under "error".
+        return {**details, "error": details}
+    return {"error": exc.message}
+
+
+def rate_limit_headers(exc: RateLimited) -> dict[str, str]:
+    reset = max(1, math.ceil(exc.reset))
+    return {
+        "RateLimit": f"limit={exc.limit}, remaining=0, reset={reset}",
+        "RateLimit-Limit": str(exc.limit),
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": str(reset),
+        "X-Rate-Limit-Limit": str(exc.limit),
+        "X-Rate-Limit-Remaining": "0",
+        "X-Rate-Limit-Reset": f"{exc.reset:.3f}",
+        "Retry-After": str(reset),
+    }
+
+
+def render_error(exc: APIError) -> Response:
+    headers = rate_limit_headers(exc) if isinstance(exc, RateLimited) else None
+    return json_response(error_body(exc), exc.status, headers)
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)
+    return render_error(exc)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+    headers = dict(exc.headers or {})
+    return json_response({"error": message}, exc.status_code, headers or None)
+
+
+async def server_error_handler(request: Request, exc: Exception) -> Response:
+    # Never a bare 500 page: clients parse every body as JSON with an object-valued error.
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return json_response({"error": {"message": "Internal server error."}}, 500)

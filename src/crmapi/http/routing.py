@@ -1,0 +1,34 @@
+"""The route table, built from each resource module's declarations."""
+
+from collections.abc import Iterable
+
+from starlette.routing import Route
+
+from crmapi.http.endpoint import Op, dispatcher
+
+API_PREFIX = "/api/v1"
+
+RouteDecl = tuple[str, dict[str, Op]]
+
+
+def route_table() -> list[RouteDecl]:
+    """Every path crmapi serves, relative to ``/api/v1``."""
+    from crmapi.activities import handlers as activities
+    from crmapi.resources import contacts, leads, statuses, users
+
+    return [
+        *users.ROUTES,
+        *statuses.ROUTES,
+        *leads.ROUTES,
+        *contacts.ROUTES,
+        *activities.routes(),
+    ]
+
+
+def build(decls: Iterable[RouteDecl]) -> list[Route]:
+    routes = []
+    for path, ops in decls:
+        named = {m: Op(op.handler, op.status, op.group or path) for m, op in ops.items()}
+        methods = sorted({*named, "POST", "PUT", "DELETE", "PATCH", "GET"})
+        routes.append(Route(API_PREFIX + path, dispatcher(named), methods=methods))
+    return routes

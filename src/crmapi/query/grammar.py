@@ -1,0 +1,150 @@
+"""Close's list grammar: ``_skip``/``_limit``/``_fields``/``_order_by`` and ``field__op`` filters.
+
+Policy for parameters a list does not declare: they are ignored, as Close ignores them (real
+clients send extras such as ``query`` or ``format``). Declared parameters are strict: a bad
+value is a 400 that names the parameter.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from crmapi.domain.errors import InvalidRequest
+from crmapi.query.model import Condition, FilterSpec, ListQuery, ListSpec
+from crmapi.util import dates
+
+CONTROL = frozenset({"_skip", "_limit", "_fields", "_order_by"})
+MAX_FIELDS = 200
+
+
+def parse(params: Mapping[str, str], spec: ListSpec, tz: float = 0.0) -> ListQuery:
+    """Validate ``params`` against ``spec``; raise one 400 listing every problem."""
+    field_errors: dict[str, str] = {}
+    errors: list[str] = []
+    skip = _int_param(params, "_skip", 0, field_errors)
+    limit = _int_param(params, "_limit", spec.default_limit, field_errors)
+    if skip is not None and spec.max_skip is not None and skip > spec.max_skip:
+        field_errors["_skip"] = f"_skip is too large (max_skip = {spec.max_skip})."
+    if limit is not None and limit > spec.max_limit:
+        field_errors["_limit"] = f"_limit is too large (the maximum for this resource is {spec.max_limit})."
+    order_column, descending = _order(params, spec, field_errors, errors)
+    conditions = []
+    for name, raw in params.items():
+        fspec = spec.filters.get(name)
+        if fspec is None or name in CONTROL:
+            continue
+        try:
+            values = _values(raw, fspec, spec, tz)
+        except ValueError as exc:
+            field_errors[name] = str(exc) or f"Invalid value for {name}."
+            continue
+        conditions.append(Condition(name, fspec, values))
+    _cross_checks(conditions, params, order_column, errors)
+    fields = _fields(params.get("_fields"), field_errors)
+    if errors or field_errors:
+        raise InvalidRequest(errors, field_errors)
+    assert skip is not None and limit is not None
+    return ListQuery(tuple(conditions), order_column, descending, skip, limit, fields, params)
+
+
+def _int_param(
+    params: Mapping[str, str], name: str, default: int, field_errors: dict[str, str]
+) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        field_errors[name] = f"{name} must be a whole number, got {raw[:50]!r}."
+        return None
+    if value < 0:
+        field_errors[name] = f"{name} must not be negative."
+        return None
+    return value
+
+
+def _order(
+    params: Mapping[str, str], spec: ListSpec, field_errors: dict[str, str], errors: list[str]
+) -> tuple[str, bool]:
+    raw = params.get("_order_by") or spec.default_order
+    name = raw.strip().lstrip("-")
+    descending = raw.strip().startswith("-")
+    ordering = spec.orderings.get(name)
+    if ordering is None:
+        allowed = ", ".join(sorted(spec.orderings))
+        field_errors["_order_by"] = f"Cannot order by {raw[:50]!r}. Valid fields: {allowed}."
+        default = spec.default_order.lstrip("-")
+        return spec.orderings[default].column, spec.default_order.startswith("-")
+    if ordering.requires and not any(params.get(r) for r in ordering.requires):
+        errors.append(
+            f"_order_by={raw} can only be used together with {' or '.join(ordering.requires)}"
+            + (f": {ordering.requires_reason}" if ordering.requires_reason else ".")
+        )
+    return ordering.column, descending
+
+
+def _values(raw: Any, fspec: FilterSpec, spec: ListSpec, tz: float) -> tuple[Any, ...]:
+    text = str(raw).strip()
+    if fspec.op == "in" or fspec.multi:
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        if not parts:
+            raise ValueError("Expected one or more comma-separated values.")
+        if len(parts) > spec.max_in_items:
+            raise ValueError(f"Too many values (max {spec.max_in_items}).")
+    else:
+        parts = [text]
+    return tuple(_coerce(p, fspec, tz) for p in parts)
+
+
+def _coerce(text: str, fspec: FilterSpec, tz: float) -> Any:
+    if "\x00" in text or len(text) > 500:
+        raise ValueError("Invalid value.")
+    if fspec.check is not None:
+        return fspec.check(text)
+    if fspec.kind == "datetime":
+        try:
+            return dates.parse(text, tz)
+        except ValueError:
+            raise ValueError(
+                f"{text[:50]!r} is not a valid date. Use YYYY-MM-DD or an ISO 8601 datetime "
+                "such as 2024-03-03T10:00:06.123456+00:00."
+            ) from None
+    if fspec.kind == "bool":
+        lowered = text.lower()
+        if lowered not in ("true", "false", "1", "0"):
+            raise ValueError(f"{text[:50]!r} is not a valid boolean (true or false).")
+        return lowered in ("true", "1")
+    if fspec.kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{text[:50]!r} is not a whole number.") from None
+    return text
+
+
+def _cross_checks(
+    conditions: list[Condition], params: Mapping[str, str], order_column: str, errors: list[str]
+) -> None:
+    for condition in conditions:
+        fspec = condition.spec
+        if fspec.requires and not any(params.get(r) for r in fspec.requires):
+            reason = fspec.requires_reason or "it is only supported for a single lead."
+            errors.append(
+                f"{condition.param} can only be used together with "
+                f"{' or '.join(fspec.requires)}: {reason}"
+            )
+        if fspec.requires_order and fspec.requires_order != order_column:
+            errors.append(
+                f"{condition.param} can only be used when sorting by {fspec.requires_order} "
+                f"(add _order_by=-{fspec.requires_order}); date filters must match the sort field."
+            )
+
+
+def _fields(raw: str | None, field_errors: dict[str, str]) -> frozenset[str] | None:
+    if raw is None or not raw.strip():
+        return None
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    if len(names) > MAX_FIELDS:
+        field_errors["_fields"] = f"Too many fields (max {MAX_FIELDS})."
+        return None
+    return frozenset(names)

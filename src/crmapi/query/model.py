@@ -1,0 +1,94 @@
+"""Declarations of what a list accepts, and the validated query they produce (pure data)."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Table
+
+Op = Literal["eq", "in", "gt", "gte", "lt", "lte"]
+ValueKind = Literal["id", "str", "datetime", "bool", "int"]
+SqlBuilder = Callable[[Table, list[Any]], ColumnElement[bool]]
+ValueCheck = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """One accepted query parameter and how it narrows the rows."""
+
+    column: str  # a column of the resource's table, or "data.<key>" for a JSON field
+    op: Op = "eq"
+    kind: ValueKind = "id"
+    multi: bool = False  # a plain (non-__in) parameter that also takes a comma list
+    # The parameter is only valid when one of these parameters is present too.
+    requires: tuple[str, ...] = ()
+    requires_reason: str = ""
+    # Date filters are only valid on the field the list is sorted by (Close's rule).
+    requires_order: str | None = None
+    check: ValueCheck | None = None  # extra per-value validation; raises ValueError
+    sql: SqlBuilder | None = None  # custom SQL for values that are not a plain column test
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """One sortable field; both directions are allowed."""
+
+    column: str
+    requires: tuple[str, ...] = ()
+    requires_reason: str = ""
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """Everything a list endpoint accepts: filters, orderings and page bounds."""
+
+    filters: Mapping[str, FilterSpec]
+    orderings: Mapping[str, OrderSpec]
+    default_order: str = "-date_created"
+    default_limit: int = 100
+    max_limit: int = 100
+    max_skip: int | None = None
+    max_in_items: int = 1000
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A validated filter: column, operator and already-coerced values."""
+
+    param: str
+    spec: FilterSpec
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A validated list request, ready to compile to SQL."""
+
+    conditions: tuple[Condition, ...]
+    order_column: str
+    descending: bool
+    skip: int
+    limit: int
+    fields: frozenset[str] | None
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def values(self, param: str) -> tuple[Any, ...] | None:
+        for condition in self.conditions:
+            if condition.param == param:
+                return condition.values
+        return None
+
+
+def id_filters(name: str, column: str | None = None, **kw: Any) -> dict[str, FilterSpec]:
+    """``name`` (comma list allowed) and ``name__in`` on one id column."""
+    column = column or name
+    return {
+        name: FilterSpec(column, "in", "id", multi=True, **kw),
+        f"{name}__in": FilterSpec(column, "in", "id", multi=True, **kw),
+    }
+
+
+def range_filters(name: str, kind: ValueKind = "datetime", **kw: Any) -> dict[str, FilterSpec]:
+    """``name__gt``, ``__gte``, ``__lt`` and ``__lte``."""
+    ops: tuple[Op, ...] = ("gt", "gte", "lt", "lte")
+    return {f"{name}__{op}": FilterSpec(name, op, kind, **kw) for op in ops}

@@ -1,0 +1,251 @@
+"""Leads (``/lead/``): the company every contact, activity, opportunity and task hangs on."""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from crmapi.activities import write
+from crmapi.activities.registry import BY_TYPE
+from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.fields import Field, FieldSet
+from crmapi.http.context import Ctx
+from crmapi.http.endpoint import Op
+from crmapi.query import compile as qc
+from crmapi.query import grammar
+from crmapi.query.model import ListSpec, OrderSpec, id_filters, range_filters
+from crmapi.resources import contacts, custom_values, statuses
+from crmapi.resources.render import listing, project
+from crmapi.resources.users import user_names
+from crmapi.storage import tables as t
+from crmapi.util import dates
+from crmapi.util.ids import new_id
+
+L = t.lead
+ADDRESS_KEYS = ("label", "address_1", "address_2", "city", "state", "zipcode", "country")
+FIELDS = FieldSet((
+    Field("name", "str", max_length=1000),
+    Field("description", "str", max_length=100_000),
+    Field("url", "str", max_length=2000),
+    Field("status_id", "id", nullable=False, error_key="status"),
+    Field("status", "str", nullable=False, max_length=255),
+    Field("addresses", "object_list", max_items=100, nullable=False),
+    Field("contacts", "object_list", update=False, max_items=100, nullable=False),
+))
+
+LIST = ListSpec(
+    filters={**id_filters("id"), **id_filters("status_id"), **range_filters("date_created"),
+             **range_filters("date_updated")},
+    orderings={"date_created": OrderSpec("date_created"), "date_updated": OrderSpec("date_updated"),
+               "name": OrderSpec("name")},
+    default_order="-date_created",
+    max_limit=200,
+)
+
+# Other resources (opportunities, tasks...) add the lists they embed in a lead here.
+Embedder = Callable[[Connection, str, list[dict[str, Any]]], None]
+EMBEDDERS: list[Embedder] = []
+
+
+def exists(conn: Connection, org_id: str, lead_id: str) -> bool:
+    return conn.execute(
+        select(L.c.id).where(L.c.organization_id == org_id, L.c.id == lead_id)
+    ).first() is not None
+
+
+def touch(conn: Connection, org_id: str, lead_id: str, user_id: str, now: str) -> None:
+    """A change to a lead's contacts counts as a change to the lead."""
+    conn.execute(update(L).where(L.c.organization_id == org_id, L.c.id == lead_id)
+                 .values(date_updated=now, updated_by=user_id))
+
+
+def _addresses(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        address = {}
+        for key in ADDRESS_KEYS:
+            value = item.get(key)
+            if value is not None and not isinstance(value, str):
+                raise InvalidRequest(field_errors={"addresses": f"{key} must be a string."})
+            address[key] = value
+        out.append(address)
+    return out
+
+
+def _resolve_status(conn: Connection, org_id: str, values: dict[str, Any]) -> str | None:
+    if "status_id" in values and "status" in values:
+        raise InvalidRequest(field_errors={"status": "Send status_id or status (a label), not both."})
+    if "status_id" in values:
+        if statuses.lead_status(conn, org_id, values["status_id"]) is None:
+            raise InvalidRequest(field_errors={"status": "Object does not exist."})
+        return str(values["status_id"])
+    if "status" in values:
+        found = statuses.lead_status_by_label(conn, org_id, values["status"])
+        if found is None:
+            raise InvalidRequest(field_errors={"status": f"No lead status named {values['status']!r}."})
+        return str(found["id"])
+    return None
+
+
+def _validate_contacts(conn: Connection, org_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        body = {k: v for k, v in item.items() if k != "lead_id"}
+        out.append(contacts.validate(conn, org_id, body, creating=True))
+    return out
+
+
+def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> str:
+    """Validate and store a new lead with its nested contacts and its ``Created`` activity."""
+    values = FIELDS.validate(body, creating=True)
+    custom = custom_values.validate(conn, ctx.org, "lead", body)
+    status_id = _resolve_status(conn, ctx.org, values) or statuses.default_lead_status(conn, ctx.org)["id"]
+    nested = _validate_contacts(conn, ctx.org, values.get("contacts", []))
+    lead_id = new_id("lead")
+    conn.execute(insert(L).values(
+        id=lead_id, organization_id=ctx.org, name=values.get("name"),
+        description=values.get("description"), url=values.get("url"), status_id=status_id,
+        addresses=_addresses(values.get("addresses", [])), custom=custom, created_by=ctx.user_id,
+        updated_by=ctx.user_id, date_created=now, date_updated=now,
+    ))
+    for contact in nested:
+        contacts.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, now)
+    wc = write.WriteContext(conn=conn, principal=ctx.principal, now=now, request_id=ctx.request_id)
+    write.system_create(wc, BY_TYPE["Created"], {"lead_id": lead_id, "source": "api"})
+    return lead_id
+
+
+def get_row(conn: Connection, org_id: str, lead_id: str) -> Row[Any]:
+    row = conn.execute(select(L).where(L.c.organization_id == org_id, L.c.id == lead_id)).first()
+    if row is None:
+        raise object_not_found("Lead")
+    return row
+
+
+def _primary(items: list[dict[str, Any]], key: str) -> Any:
+    for contact in items:
+        if contact.get(key):
+            return contact[key][0]
+    return None
+
+
+def render_rows(conn: Connection, org_id: str, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Leads with their contacts and status labels; a fixed number of queries per page."""
+    labels = {s["id"]: s["label"] for s in statuses.lead_statuses(conn, org_id)}
+    names = user_names(conn, {u for r in rows for u in (r.created_by, r.updated_by)})
+    by_lead = contacts.for_leads(conn, org_id, [r.id for r in rows]) if rows else {}
+    out = []
+    for r in rows:
+        lead_contacts = by_lead.get(r.id, [])
+        obj = {
+            "id": r.id,
+            "organization_id": r.organization_id,
+            "name": r.name,
+            "display_name": r.name or "Untitled",
+            "description": r.description,
+            "url": r.url,
+            "status_id": r.status_id,
+            "status_label": labels.get(r.status_id),
+            "contacts": lead_contacts,
+            "contact_ids": [c["id"] for c in lead_contacts],
+            "addresses": r.addresses,
+            "html_url": f"https://app.close.com/lead/{r.id}/",
+            "created_by": r.created_by,
+            "updated_by": r.updated_by,
+            "created_by_name": names.get(r.created_by),
+            "updated_by_name": names.get(r.updated_by),
+            "date_created": r.date_created,
+            "date_updated": r.date_updated,
+            "primary_email": _primary(lead_contacts, "emails"),
+            "primary_phone": _primary(lead_contacts, "phones"),
+            "integration_links": [],
+            "source": None,
+        }
+        obj.update(custom_values.render(r.custom))
+        out.append(obj)
+    for embed in EMBEDDERS:
+        embed(conn, org_id, out)
+    return out
+
+
+def render_one(conn: Connection, org_id: str, lead_id: str) -> dict[str, Any]:
+    return render_rows(conn, org_id, [get_row(conn, org_id, lead_id)])[0]
+
+
+def list_leads(ctx: Ctx) -> dict[str, Any]:
+    query = grammar.parse(ctx.params, LIST, ctx.tz)
+    scope = L.c.organization_id == ctx.org
+    with ctx.db.read() as conn:
+        total = conn.execute(qc.count(L, query, scope)).scalar_one()
+        rows = conn.execute(qc.page(select(L), L, query, scope)).all() if query.limit else []
+        items = render_rows(conn, ctx.org, rows)
+    return listing(items, query, total_results=total)
+
+
+def get_lead(ctx: Ctx) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        return project(render_one(conn, ctx.org, ctx.path_params["id"]), ctx.params)
+
+
+def create_lead(ctx: Ctx) -> dict[str, Any]:
+    now = dates.now()
+    with ctx.db.write() as conn:
+        lead_id = insert_lead(conn, ctx, ctx.body, now)
+        return project(render_one(conn, ctx.org, lead_id), ctx.params)
+
+
+def _status_change(conn: Connection, ctx: Ctx, lead_id: str, old: str, new: str, now: str) -> None:
+    """Close writes a LeadStatusChange whenever a lead's status changes."""
+    old_status = statuses.lead_status(conn, ctx.org, old) or {}
+    new_status = statuses.lead_status(conn, ctx.org, new) or {}
+    wc = write.WriteContext(conn=conn, principal=ctx.principal, now=now, request_id=ctx.request_id)
+    write.system_create(wc, BY_TYPE["LeadStatusChange"], {
+        "lead_id": lead_id,
+        "old_status_id": old, "old_status_label": old_status.get("label"),
+        "new_status_id": new, "new_status_label": new_status.get("label"),
+    })
+
+
+def update_lead(ctx: Ctx) -> dict[str, Any]:
+    now = dates.now()
+    with ctx.db.write() as conn:
+        row = get_row(conn, ctx.org, ctx.path_params["id"])
+        values = FIELDS.validate(ctx.body, creating=False)
+        changes: dict[str, Any] = {k: values[k] for k in ("name", "description", "url") if k in values}
+        status_id = _resolve_status(conn, ctx.org, values)
+        if status_id is not None:
+            changes["status_id"] = status_id
+        if "addresses" in values:
+            changes["addresses"] = _addresses(values["addresses"])
+        custom = custom_values.validate(conn, ctx.org, "lead", ctx.body)
+        if custom:
+            changes["custom"] = custom_values.merge(row.custom, custom)
+        conn.execute(update(L).where(L.c.organization_id == ctx.org, L.c.id == row.id)
+                     .values(**changes, updated_by=ctx.user_id, date_updated=now))
+        if status_id is not None and status_id != row.status_id:
+            _status_change(conn, ctx, row.id, row.status_id, status_id, now)
+        return project(render_one(conn, ctx.org, row.id), ctx.params)
+
+
+# Tables whose rows belong to a lead, deleted with it (children first).
+CHILDREN = [t.activity, t.task, t.opportunity, t.contact]
+
+
+def delete_lead(ctx: Ctx) -> dict[str, Any]:
+    with ctx.db.write() as conn:
+        row = get_row(conn, ctx.org, ctx.path_params["id"])
+        for table in CHILDREN:
+            conn.execute(delete(table).where(table.c.organization_id == ctx.org,
+                                             table.c.lead_id == row.id))
+        conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
+    return {}
+
+
+def count(conn: Connection, org_id: str) -> int:
+    return int(conn.execute(select(func.count()).where(L.c.organization_id == org_id)).scalar_one())
+
+
+ROUTES: list[tuple[str, dict[str, Op]]] = [
+    ("/lead/", {"GET": Op(list_leads), "POST": Op(create_lead)}),
+    ("/lead/{id}/", {"GET": Op(get_lead), "PUT": Op(update_lead), "DELETE": Op(delete_lead)}),
+]

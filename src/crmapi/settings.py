@@ -1,0 +1,37 @@
+"""Runtime settings, read once from the environment (``CRMAPI_*``)."""
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./crmapi.db"
+    # Largest request body accepted (413 above it).
+    max_body_bytes: int = 10 * 1024 * 1024
+    # How long an authenticated key is remembered in-process (saves a query per request).
+    auth_cache_seconds: float = 5.0
+    # Requests per second per API key and endpoint group; the organization gets 3x.
+    rate_limit_per_key: int = 10_000
+    rate_limit_window: int = 1
+    event_retention_days: int = 30
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        values: dict[str, object] = {
+            "database_url": os.environ.get("CRMAPI_DATABASE_URL", cls.database_url),
+            "max_body_bytes": _env_int("CRMAPI_MAX_BODY_BYTES", cls.max_body_bytes),
+            "rate_limit_per_key": _env_int("CRMAPI_RATE_LIMIT_PER_KEY", cls.rate_limit_per_key),
+            "rate_limit_window": _env_int("CRMAPI_RATE_LIMIT_WINDOW", cls.rate_limit_window),
+            "event_retention_days": _env_int(
+                "CRMAPI_EVENT_RETENTION_DAYS", cls.event_retention_days
+            ),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,359 @@
+"""The schema. Every table that holds an organization's data carries ``organization_id``.
+
+Primary keys are ``(organization_id, id)`` and every secondary index starts with
+``organization_id``, so each organization's rows can later be distributed by that column
+(Citus-style) without reshaping a single query. Datetimes are canonical UTC strings
+(``util.dates``): string order is time order on SQLite and PostgreSQL alike.
+"""
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# JSON documents: JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+ID = String(64)
+TS = String(32)
+
+
+def _id() -> Column[str]:
+    return Column("id", ID, nullable=False)
+
+
+def _org() -> Column[str]:
+    return Column("organization_id", ID, nullable=False)
+
+
+def _audit() -> list[Column[object]]:
+    return [
+        Column("created_by", ID),
+        Column("updated_by", ID),
+        Column("date_created", TS, nullable=False),
+        Column("date_updated", TS, nullable=False),
+    ]
+
+
+def _lead_fk(table: str) -> ForeignKeyConstraint:
+    # Deleting a lead takes its children with it, at the database level too.
+    return ForeignKeyConstraint(
+        ["organization_id", "lead_id"], ["lead.organization_id", "lead.id"], ondelete="CASCADE"
+    )
+
+
+organization = Table(
+    "organization",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("currency", String(8), nullable=False, default="USD"),
+    *_audit(),
+)
+
+user = Table(
+    "user",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("first_name", String(255)),
+    Column("last_name", String(255)),
+    Column("date_created", TS, nullable=False),
+    Column("date_updated", TS, nullable=False),
+)
+
+membership = Table(
+    "membership",
+    metadata,
+    _id(),
+    _org(),
+    Column("user_id", ID, nullable=False),
+    Column("role_id", String(64), nullable=False, default="admin"),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("date_created", TS, nullable=False),
+    Column("date_updated", TS, nullable=False),
+    PrimaryKeyConstraint("organization_id", "id"),
+    UniqueConstraint("organization_id", "user_id"),
+)
+
+api_key = Table(
+    "api_key",
+    metadata,
+    _id(),
+    _org(),
+    Column("user_id", ID, nullable=False),
+    # sha256 of the key: keys are random, so a plain digest cannot be brute-forced.
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("date_created", TS, nullable=False),
+    PrimaryKeyConstraint("organization_id", "id"),
+)
+
+access_token = Table(
+    "access_token",
+    metadata,
+    _id(),
+    _org(),
+    Column("user_id", ID, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("expires_at", TS, nullable=False),
+    Column("date_created", TS, nullable=False),
+    PrimaryKeyConstraint("organization_id", "id"),
+)
+
+lead_status = Table(
+    "lead_status",
+    metadata,
+    _id(),
+    _org(),
+    Column("label", String(255), nullable=False),
+    Column("color", String(16)),
+    Column("position", Integer, nullable=False, default=0),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+)
+
+pipeline = Table(
+    "pipeline",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(255), nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+)
+
+opportunity_status = Table(
+    "opportunity_status",
+    metadata,
+    _id(),
+    _org(),
+    Column("pipeline_id", ID, nullable=False),
+    Column("label", String(255), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+)
+
+lead = Table(
+    "lead",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", Text),
+    Column("description", Text),
+    Column("url", Text),
+    Column("status_id", ID, nullable=False),
+    Column("addresses", Json, nullable=False),
+    Column("custom", Json, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "date_created", "id"),
+    Index(None, "organization_id", "date_updated", "id"),
+)
+
+contact = Table(
+    "contact",
+    metadata,
+    _id(),
+    _org(),
+    Column("lead_id", ID, nullable=False),
+    Column("name", Text),
+    Column("title", Text),
+    Column("emails", Json, nullable=False),
+    Column("phones", Json, nullable=False),
+    Column("urls", Json, nullable=False),
+    Column("custom", Json, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    _lead_fk("contact"),
+    Index(None, "organization_id", "lead_id", "date_created"),
+    Index(None, "organization_id", "date_created", "id"),
+)
+
+opportunity = Table(
+    "opportunity",
+    metadata,
+    _id(),
+    _org(),
+    Column("lead_id", ID, nullable=False),
+    Column("status_id", ID, nullable=False),
+    Column("user_id", ID),
+    Column("contact_id", ID),
+    Column("value", Integer),
+    Column("value_period", String(16), nullable=False, default="one_time"),
+    Column("confidence", Integer, nullable=False, default=0),
+    Column("note", Text),
+    Column("date_won", String(10)),
+    Column("date_lost", TS),
+    Column("custom", Json, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    _lead_fk("opportunity"),
+    Index(None, "organization_id", "lead_id"),
+    Index(None, "organization_id", "date_created", "id"),
+)
+
+task = Table(
+    "task",
+    metadata,
+    _id(),
+    _org(),
+    Column("lead_id", ID, nullable=False),
+    Column("type", String(32), nullable=False, default="lead"),
+    Column("assigned_to", ID),
+    Column("contact_id", ID),
+    Column("text", Text),
+    Column("date", TS),
+    Column("due_date", TS),
+    Column("is_complete", Boolean, nullable=False, default=False),
+    Column("is_dateless", Boolean, nullable=False, default=False),
+    Column("data", Json, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    _lead_fk("task"),
+    Index(None, "organization_id", "lead_id"),
+    Index(None, "organization_id", "date_created", "id"),
+)
+
+custom_activity_type = Table(
+    "custom_activity_type",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("api_create_only", Boolean, nullable=False, default=False),
+    Column("editable_with_roles", Json, nullable=False),
+    Column("is_archived", Boolean, nullable=False, default=False),
+    Column("field_order", Json, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+)
+
+custom_field = Table(
+    "custom_field",
+    metadata,
+    _id(),
+    _org(),
+    # lead, contact, opportunity or activity
+    Column("object_type", String(32), nullable=False),
+    Column("custom_activity_type_id", ID),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("type", String(32), nullable=False),
+    Column("choices", Json),
+    Column("accepts_multiple_values", Boolean, nullable=False, default=False),
+    Column("required", Boolean, nullable=False, default=False),
+    Column("editable_with_roles", Json, nullable=False),
+    Column("position", Integer, nullable=False, default=0),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "object_type", "position"),
+)
+
+# One store for every activity type: the columns every list filters and orders on, plus the
+# type's own fields in ``data``. The feed is one indexed query whatever the mix of types.
+activity = Table(
+    "activity",
+    metadata,
+    _id(),
+    _org(),
+    Column("type", String(40), nullable=False),
+    Column("lead_id", ID),
+    Column("contact_id", ID),
+    Column("user_id", ID),
+    *_audit(),
+    Column("activity_at", TS),
+    # Emails point at their EmailThread; a type-specific reference other lists filter on.
+    Column("thread_id", ID),
+    Column("custom_activity_type_id", ID),
+    Column("data", Json, nullable=False),
+    PrimaryKeyConstraint("organization_id", "id"),
+    _lead_fk("activity"),
+    Index(None, "organization_id", "date_created", "id"),
+    Index(None, "organization_id", "lead_id", "date_created", "id"),
+    Index(None, "organization_id", "lead_id", "activity_at", "id"),
+    Index(None, "organization_id", "type", "date_created", "id"),
+    Index(None, "organization_id", "thread_id"),
+)
+
+event = Table(
+    "event",
+    metadata,
+    _id(),
+    _org(),
+    Column("date_created", TS, nullable=False),
+    Column("date_updated", TS, nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("object_id", ID),
+    Column("action", String(32), nullable=False),
+    Column("lead_id", ID),
+    Column("user_id", ID),
+    Column("request_id", ID),
+    Column("api_key_id", ID),
+    Column("oauth_client_id", ID),
+    Column("changed_fields", Json, nullable=False),
+    Column("previous_data", Json),
+    Column("data", Json),
+    Column("meta", Json, nullable=False),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "date_updated", "id"),
+    Index(None, "organization_id", "object_id", "date_updated"),
+    Index(None, "organization_id", "lead_id", "date_updated"),
+    Index(None, "organization_id", "request_id"),
+)
+
+webhook = Table(
+    "webhook",
+    metadata,
+    _id(),
+    _org(),
+    Column("url", Text, nullable=False),
+    Column("events", Json, nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("verify_ssl", Boolean, nullable=False, default=True),
+    Column("signature_key", String(64), nullable=False),
+    Column("pause_reason", String(64)),
+    Column("latest_error", Text),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+)
+
+webhook_delivery = Table(
+    "webhook_delivery",
+    metadata,
+    _id(),
+    _org(),
+    Column("webhook_id", ID, nullable=False),
+    Column("event_id", ID, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("last_error", Text),
+    Column("date_created", TS, nullable=False),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "webhook_id", "status"),
+    Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+)
