@@ -93,7 +93,9 @@ def database_url(
     url = request.getfixturevalue("_pg_migrated")
     if url is None:
         if os.environ.get("CRMAPI_REQUIRE_POSTGRES") == "1":
-            pytest.fail("PostgreSQL is required (CRMAPI_REQUIRE_POSTGRES=1) but could not be started")
+            pytest.fail(
+                "PostgreSQL is required (CRMAPI_REQUIRE_POSTGRES=1) but could not be started"
+            )
         pytest.skip("PostgreSQL not available: install postgresql or set CRMAPI_TEST_POSTGRES_URL")
     _truncate(url)
     yield url
@@ -151,10 +153,13 @@ class Api:
         return response.json()
 
 
-def make_org(app: Any, client: TestClient, name: str = "Acme", email: str = "owner@acme.example") -> Api:
+def make_org(
+    app: Any, client: TestClient, name: str = "Acme", email: str = "owner@acme.example"
+) -> Api:
     with app.state.db.write() as conn:
-        created = accounts.create_organization(conn, name, email, first_name="Bruce",
-                                               last_name="Wayne")
+        created = accounts.create_organization(
+            conn, name, email, first_name="Bruce", last_name="Wayne"
+        )
     return Api(client, created["api_key"], created)
 
 

@@ -51,11 +51,20 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
                 note = "Created the demo organization."
         if key:
             click.echo(f"{note}\nAPI key: {key}\n")
-            click.echo(f"  curl -u {key}: http://{host}:{port}/api/v1/lead/\n"
-                       f"  curl -u {key}: 'http://{host}:{port}/api/v1/activity/?_limit=5'\n")
+            click.echo(
+                f"  curl -u {key}: http://{host}:{port}/api/v1/lead/\n"
+                f"  curl -u {key}: 'http://{host}:{port}/api/v1/activity/?_limit=5'\n"
+            )
     db.dispose()
-    uvicorn.run("crmapi.asgi:create", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        "crmapi.asgi:create",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 @cli.group()

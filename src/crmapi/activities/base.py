@@ -1,5 +1,7 @@
 """Fields and list rules every activity shares (Close activities digest §2.2, §2.3, §3)."""
 
+from typing import Any
+
 from crmapi.domain.fields import Field
 from crmapi.query.model import FilterSpec, ListSpec, OrderSpec, id_filters, range_filters
 
@@ -14,8 +16,16 @@ BASE_FIELDS: tuple[Field, ...] = (
 
 # Columns of the activity table that are rendered as-is.
 BASE_COLUMNS = (
-    "id", "organization_id", "lead_id", "contact_id", "user_id", "created_by", "updated_by",
-    "date_created", "date_updated", "activity_at",
+    "id",
+    "organization_id",
+    "lead_id",
+    "contact_id",
+    "user_id",
+    "created_by",
+    "updated_by",
+    "date_created",
+    "date_updated",
+    "activity_at",
 )
 
 SINGLE_LEAD = ("lead_id",)
@@ -27,7 +37,9 @@ SORT_REASON = "sorting by activity_at is only supported for a single lead's acti
 
 
 def _common_filters(lead_only: bool) -> dict[str, FilterSpec]:
-    scoped = {"requires": SINGLE_LEAD, "requires_reason": SINGLE_LEAD_REASON} if lead_only else {}
+    scoped: dict[str, Any] = (
+        {"requires": SINGLE_LEAD, "requires_reason": SINGLE_LEAD_REASON} if lead_only else {}
+    )
     return {
         **id_filters("id", column="id"),
         **id_filters("lead_id"),
@@ -40,7 +52,9 @@ def _common_filters(lead_only: bool) -> dict[str, FilterSpec]:
 
 
 def orderings(activity_at_needs_lead: bool) -> dict[str, OrderSpec]:
-    needs = {"requires": SINGLE_LEAD, "requires_reason": SORT_REASON} if activity_at_needs_lead else {}
+    needs: dict[str, Any] = (
+        {"requires": SINGLE_LEAD, "requires_reason": SORT_REASON} if activity_at_needs_lead else {}
+    )
     return {
         "date_created": OrderSpec("date_created"),
         "activity_at": OrderSpec("activity_at", **needs),

@@ -40,8 +40,14 @@ def _type_sql(table: Table, values: list[Any]) -> ColumnElement[bool]:
 
 
 _TYPE = FilterSpec(
-    "type", "in", "str", multi=True, requires=SINGLE_LEAD, requires_reason=SINGLE_LEAD_REASON,
-    check=_check_type, sql=_type_sql,
+    "type",
+    "in",
+    "str",
+    multi=True,
+    requires=SINGLE_LEAD,
+    requires_reason=SINGLE_LEAD_REASON,
+    check=_check_type,
+    sql=_type_sql,
 )
 FEED = feed_list_spec({"_type": _TYPE, "_type__in": _TYPE})
 
@@ -52,9 +58,11 @@ def _thread_mode(params: dict[str, str]) -> str | None:
         return None
     mode = raw.strip().lower()
     if mode not in THREAD_MODES:
-        raise InvalidRequest(field_errors={
-            "thread_emails": f"{raw[:40]!r} is not valid; use true or only (or leave it out)."
-        })
+        raise InvalidRequest(
+            field_errors={
+                "thread_emails": f"{raw[:40]!r} is not valid; use true or only (or leave it out)."
+            }
+        )
     return mode
 
 

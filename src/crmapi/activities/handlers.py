@@ -15,8 +15,7 @@ from crmapi.resources.render import listing, project
 
 
 def _write_context(ctx: Ctx, conn: Any) -> write.WriteContext:
-    return write.WriteContext(conn=conn, principal=ctx.principal, tz=ctx.tz,
-                              request_id=ctx.request_id)
+    return write.write_context(ctx, conn)
 
 
 def _read_one(ctx: Ctx, spec: ActivitySpec, activity_id: str, conn: Any) -> dict[str, Any]:
@@ -40,8 +39,7 @@ def make_ops(spec: ActivitySpec) -> tuple[dict[str, Op], dict[str, Op]]:
 
     def create(ctx: Ctx) -> dict[str, Any]:
         with ctx.db.write() as conn:
-            created = write.create(_write_context(ctx, conn), spec, ctx.body)
-            return _read_one(ctx, spec, created["id"], conn)
+            return project(write.create(_write_context(ctx, conn), spec, ctx.body), ctx.params)
 
     def get(ctx: Ctx) -> dict[str, Any]:
         with ctx.db.read() as conn:
@@ -49,8 +47,8 @@ def make_ops(spec: ActivitySpec) -> tuple[dict[str, Op], dict[str, Op]]:
 
     def update(ctx: Ctx) -> dict[str, Any]:
         with ctx.db.write() as conn:
-            write.update(_write_context(ctx, conn), spec, ctx.path_params["id"], ctx.body)
-            return _read_one(ctx, spec, ctx.path_params["id"], conn)
+            wc = _write_context(ctx, conn)
+            return project(write.update(wc, spec, ctx.path_params["id"], ctx.body), ctx.params)
 
     def delete(ctx: Ctx) -> dict[str, Any]:
         with ctx.db.write() as conn:
@@ -72,7 +70,9 @@ def make_ops(spec: ActivitySpec) -> tuple[dict[str, Op], dict[str, Op]]:
 
 
 def routes() -> list[tuple[str, dict[str, Op]]]:
-    out: list[tuple[str, dict[str, Op]]] = [("/activity/", {"GET": Op(list_feed, group="activity")})]
+    out: list[tuple[str, dict[str, Op]]] = [
+        ("/activity/", {"GET": Op(list_feed, group="activity")})
+    ]
     for spec in ACTIVITY_TYPES:
         collection, item = make_ops(spec)
         out.append((f"/activity/{spec.path}/", collection))

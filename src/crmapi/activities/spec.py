@@ -74,8 +74,7 @@ def _fieldset(spec: ActivitySpec, base: tuple[Field, ...]) -> FieldSet:
     found = _FIELDSETS.get(spec.type)
     if found is None:
         writable_base = tuple(
-            _with_access(f, f.name in spec.base_create, f.name in spec.base_update)
-            for f in base
+            _with_access(f, f.name in spec.base_create, f.name in spec.base_update) for f in base
         )
         found = FieldSet(merge(writable_base, spec.fields))
         _FIELDSETS[spec.type] = found

@@ -8,7 +8,7 @@ type per page.
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, insert, select, update
 
 from crmapi.activities.registry import BY_TYPE
 from crmapi.activities.spec import ActivitySpec
@@ -19,8 +19,17 @@ from crmapi.storage import tables as t
 
 A = t.activity
 COLUMNS = (
-    A.c.id, A.c.organization_id, A.c.type, A.c.lead_id, A.c.contact_id, A.c.user_id,
-    A.c.created_by, A.c.updated_by, A.c.date_created, A.c.date_updated, A.c.activity_at,
+    A.c.id,
+    A.c.organization_id,
+    A.c.type,
+    A.c.lead_id,
+    A.c.contact_id,
+    A.c.user_id,
+    A.c.created_by,
+    A.c.updated_by,
+    A.c.date_created,
+    A.c.date_updated,
+    A.c.activity_at,
     A.c.data,
 )
 
@@ -31,25 +40,28 @@ def scope(org_id: str) -> ColumnElement[bool]:
 
 def fetch_page(
     conn: Connection, org_id: str, query: ListQuery, extra: Iterable[ColumnElement[bool]] = ()
-) -> Sequence[Row[Any]]:
+) -> Sequence[Any]:
     stmt = qc.page(select(*COLUMNS), A, query, and_(scope(org_id), *extra))
-    return conn.execute(stmt).all()
+    rows: Sequence[Any] = conn.execute(stmt).all()
+    return rows
 
 
-def fetch_one(conn: Connection, org_id: str, activity_id: str, type_name: str | None) -> Row[Any] | None:
+def fetch_one(conn: Connection, org_id: str, activity_id: str, type_name: str | None) -> Any | None:
     stmt = select(*COLUMNS).where(scope(org_id), A.c.id == activity_id)
     if type_name is not None:
         stmt = stmt.where(A.c.type == type_name)
-    return conn.execute(stmt).first()
+    row: Any | None = conn.execute(stmt).first()
+    return row
 
 
-def fetch_by(conn: Connection, org_id: str, *where: ColumnElement[bool]) -> Sequence[Row[Any]]:
-    return conn.execute(select(*COLUMNS).where(scope(org_id), *where)).all()
+def fetch_by(conn: Connection, org_id: str, *where: ColumnElement[bool]) -> Sequence[Any]:
+    rows: Sequence[Any] = conn.execute(select(*COLUMNS).where(scope(org_id), *where)).all()
+    return rows
 
 
 def render_rows(
     conn: Connection,
-    rows: Sequence[Row[Any]],
+    rows: Sequence[Any],
     fields: frozenset[str] | None = None,
     preview: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
@@ -94,10 +106,21 @@ def render_rows(
 
 def row_values(values: dict[str, Any]) -> dict[str, Any]:
     """Split a full object into table columns and the ``data`` document."""
-    columns = {c: values[c] for c in (
-        "id", "organization_id", "lead_id", "contact_id", "user_id", "created_by",
-        "updated_by", "date_created", "date_updated", "activity_at",
-    )}
+    columns = {
+        c: values[c]
+        for c in (
+            "id",
+            "organization_id",
+            "lead_id",
+            "contact_id",
+            "user_id",
+            "created_by",
+            "updated_by",
+            "date_created",
+            "date_updated",
+            "activity_at",
+        )
+    }
     columns["type"] = values["_type"]
     columns["thread_id"] = values.get("thread_id")
     columns["custom_activity_type_id"] = values.get("custom_activity_type_id")

@@ -1,7 +1,7 @@
 """Creating, updating and deleting activities: one transaction, every rule declared by the type."""
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
@@ -11,9 +11,13 @@ from crmapi.activities.spec import ActivitySpec
 from crmapi.domain.context import Principal
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import REQUIRED
+from crmapi.events.emit import emit
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
+
+if TYPE_CHECKING:
+    from crmapi.http.context import Ctx
 
 DOES_NOT_EXIST = "Object does not exist."
 
@@ -27,10 +31,43 @@ class WriteContext:
     tz: float = 0.0
     now: str = field(default_factory=dates.now)
     request_id: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # request_method/request_path for events
 
     @property
     def org(self) -> str:
         return self.principal.organization_id
+
+    def emit(
+        self,
+        spec: ActivitySpec,
+        action: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        obj = after or before or {}
+        emit(
+            self.conn,
+            self.principal,
+            object_type=f"activity.{spec.event_type}",
+            action=action,
+            object_id=obj["id"],
+            lead_id=obj.get("lead_id"),
+            before=before,
+            after=after,
+            request_id=self.request_id,
+            meta=self.meta,
+        )
+
+
+def write_context(ctx: "Ctx", conn: Connection) -> WriteContext:
+    """The write context of an HTTP request."""
+    return WriteContext(
+        conn=conn,
+        principal=ctx.principal,
+        tz=ctx.tz,
+        request_id=ctx.request_id,
+        meta={"request_method": ctx.method, "request_path": ctx.path},
+    )
 
 
 def check_references(wc: WriteContext, values: dict[str, Any]) -> None:
@@ -52,23 +89,30 @@ def check_references(wc: WriteContext, values: dict[str, Any]) -> None:
 
 
 def _exists(conn: Connection, table: Any, org: str, object_id: str) -> bool:
-    return conn.execute(
-        select(table.c.id).where(table.c.organization_id == org, table.c.id == object_id)
-    ).first() is not None
+    return (
+        conn.execute(
+            select(table.c.id).where(table.c.organization_id == org, table.c.id == object_id)
+        ).first()
+        is not None
+    )
 
 
 def _is_member(conn: Connection, org: str, user_id: str) -> bool:
-    return conn.execute(
-        select(t.membership.c.id).where(
-            t.membership.c.organization_id == org, t.membership.c.user_id == user_id
-        )
-    ).first() is not None
+    return (
+        conn.execute(
+            select(t.membership.c.id).where(
+                t.membership.c.organization_id == org, t.membership.c.user_id == user_id
+            )
+        ).first()
+        is not None
+    )
 
 
 def contact_lead(conn: Connection, org: str, contact_id: str) -> str | None:
     return conn.execute(
-        select(t.contact.c.lead_id).where(t.contact.c.organization_id == org,
-                                          t.contact.c.id == contact_id)
+        select(t.contact.c.lead_id).where(
+            t.contact.c.organization_id == org, t.contact.c.id == contact_id
+        )
     ).scalar()
 
 
@@ -98,7 +142,9 @@ def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[s
     # activity_at is never null: sorting on it must mean the same on both backends.
     full["activity_at"] = full.get("activity_at") or full["date_created"]
     store.insert_activity(wc.conn, full)
-    return full
+    created = load(wc, spec, full["id"])
+    wc.emit(spec, "created", None, created)
+    return created
 
 
 def load(wc: WriteContext, spec: ActivitySpec | None, activity_id: str) -> dict[str, Any]:
@@ -109,7 +155,9 @@ def load(wc: WriteContext, spec: ActivitySpec | None, activity_id: str) -> dict[
     return store.render_rows(wc.conn, [row])[0]
 
 
-def update(wc: WriteContext, spec: ActivitySpec, activity_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def update(
+    wc: WriteContext, spec: ActivitySpec, activity_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
     """PUT: only the fields sent change (PATCH semantics)."""
     existing = load(wc, spec, activity_id)
     values = spec.fieldset(BASE_FIELDS).validate(body, creating=False, tz=wc.tz)
@@ -123,7 +171,9 @@ def update(wc: WriteContext, spec: ActivitySpec, activity_id: str, body: dict[st
     full["updated_by"] = wc.principal.user_id
     full["date_updated"] = wc.now
     store.update_activity(wc.conn, wc.org, full)
-    return full
+    updated = load(wc, spec, activity_id)
+    wc.emit(spec, "updated", existing, updated)
+    return updated
 
 
 def delete(wc: WriteContext, spec: ActivitySpec, activity_id: str) -> dict[str, Any]:
@@ -131,6 +181,7 @@ def delete(wc: WriteContext, spec: ActivitySpec, activity_id: str) -> dict[str, 
     if spec.on_delete is not None:
         spec.on_delete(wc, existing)
     store.delete_activities(wc.conn, wc.org, store.A.c.id == activity_id)
+    wc.emit(spec, "deleted", existing, None)
     return existing
 
 
@@ -153,4 +204,6 @@ def system_create(wc: WriteContext, spec: ActivitySpec, values: dict[str, Any]) 
     full.setdefault("users", [])
     full["activity_at"] = full.get("activity_at") or full["date_created"]
     store.insert_activity(wc.conn, full)
-    return full
+    created = load(wc, spec, full["id"])
+    wc.emit(spec, "created", None, created)
+    return created

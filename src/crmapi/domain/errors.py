@@ -25,7 +25,9 @@ class InvalidRequest(APIError):
     ) -> None:
         self.errors = list(errors or [])
         self.field_errors = dict(field_errors or {})
-        super().__init__("; ".join(self.errors + [f"{k}: {v}" for k, v in self.field_errors.items()]))
+        super().__init__(
+            "; ".join(self.errors + [f"{k}: {v}" for k, v in self.field_errors.items()])
+        )
 
 
 class Unauthorized(APIError):
@@ -53,7 +55,9 @@ class RateLimited(APIError):
 
     status = 429
 
-    def __init__(self, *, limit: int, reset: float, group: str, limit_type: str, window: int) -> None:
+    def __init__(
+        self, *, limit: int, reset: float, group: str, limit_type: str, window: int
+    ) -> None:
         super().__init__("API call count exceeded for this period")
         self.limit = limit
         self.reset = reset

@@ -13,8 +13,18 @@ from crmapi.domain.errors import InvalidRequest
 from crmapi.util import dates
 
 Kind = Literal[
-    "str", "int", "number", "bool", "datetime", "date", "enum", "str_list", "object",
-    "object_list", "any", "id",
+    "str",
+    "int",
+    "number",
+    "bool",
+    "datetime",
+    "date",
+    "enum",
+    "str_list",
+    "object",
+    "object_list",
+    "any",
+    "id",
 ]
 
 REQUIRED = "This field is required."
@@ -110,7 +120,7 @@ def _check_date(f: Field, value: Any) -> str:
     if not isinstance(value, str):
         raise FieldError("Not a valid date.")
     try:
-        return dates.parse(value)[:10]
+        return str(dates.parse(value)[:10])
     except ValueError as exc:
         raise FieldError("Not a valid date.") from exc
 
@@ -150,10 +160,10 @@ def _check_object_list(f: Field, value: Any) -> list[dict[str, Any]]:
 
 
 def _check_id(f: Field, value: Any) -> str:
-    value = _check_str(f, value)
-    if not value or len(value) > 100:
+    text = _check_str(f, value)
+    if not text or len(text) > 100:
         raise FieldError("Not a valid id.")
-    return value
+    return text
 
 
 _CHECKS: dict[str, Callable[[Field, Any], Any]] = {

@@ -56,7 +56,8 @@ def _params(request: Request, body: Mapping[str, Any] | None, method: str) -> di
     if method == "GET" and body:
         # x-http-method-override: GET sends {"_params": {...}}; the closeio README style sends
         # the params themselves as a JSON body on a GET.
-        source = body.get("_params") if isinstance(body.get("_params"), dict) else body
+        nested = body.get("_params")
+        source: Mapping[str, Any] = nested if isinstance(nested, dict) else body
         for key, value in source.items():
             params[str(key)] = _param_text(value)
     return params
@@ -77,11 +78,11 @@ async def _body(request: Request, limit: int) -> dict[str, Any] | None:
     if not raw.strip():
         return None
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type and content_type != "application/json" and not content_type.endswith("+json"):
-        if request.method != "GET":
-            raise UnsupportedMediaType(
-                f"Unsupported content type {content_type!r}; send application/json."
-            )
+    is_json = content_type == "application/json" or content_type.endswith("+json")
+    if content_type and not is_json and request.method != "GET":
+        raise UnsupportedMediaType(
+            f"Unsupported content type {content_type!r}; send application/json."
+        )
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -112,9 +113,16 @@ def dispatcher(ops: Mapping[str, Op]) -> Callable[[Request], Any]:
             principal = state.auth.authenticate(header, state.db.read)
             headers = state.limiter.check(principal, op.group or request.url.path)
             ctx = Ctx(
-                principal=principal, db=state.db, settings=state.settings, method=method,
-                path=request.url.path, params=params, body=body or {},
-                path_params=dict(request.path_params), tz=tz, request_id=new_id("req"),
+                principal=principal,
+                db=state.db,
+                settings=state.settings,
+                method=method,
+                path=request.url.path,
+                params=params,
+                body=body or {},
+                path_params=dict(request.path_params),
+                tz=tz,
+                request_id=new_id("req"),
             )
             return op.handler(ctx), headers
 

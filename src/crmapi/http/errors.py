@@ -18,7 +18,9 @@ _HTTP_MESSAGES = {
 }
 
 
-def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    body: object, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 

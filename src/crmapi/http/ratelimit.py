@@ -44,15 +44,25 @@ class RateLimiter:
             org = self._take((principal.organization_id, group), org_limit, now)
             if org is None:
                 reset = self._reset((principal.organization_id, group), now)
-                raise RateLimited(limit=org_limit, reset=reset, group=group,
-                                  limit_type="organization", window=self.window)
+                raise RateLimited(
+                    limit=org_limit,
+                    reset=reset,
+                    group=group,
+                    limit_type="organization",
+                    window=self.window,
+                )
             taken = self._take((key, group), self.per_key, now)
             if taken is None:
                 # Give back the org slot: the request was not served.
                 start, used = self._counts[(principal.organization_id, group)]
                 self._counts[(principal.organization_id, group)] = (start, used - 1)
-                raise RateLimited(limit=self.per_key, reset=self._reset((key, group), now),
-                                  group=group, limit_type="key", window=self.window)
+                raise RateLimited(
+                    limit=self.per_key,
+                    reset=self._reset((key, group), now),
+                    group=group,
+                    limit_type="key",
+                    window=self.window,
+                )
         remaining, reset_in = taken
         reset = max(1, math.ceil(reset_in))
         return {

@@ -25,7 +25,9 @@ def parse(params: Mapping[str, str], spec: ListSpec, tz: float = 0.0) -> ListQue
     if skip is not None and spec.max_skip is not None and skip > spec.max_skip:
         field_errors["_skip"] = f"_skip is too large (max_skip = {spec.max_skip})."
     if limit is not None and limit > spec.max_limit:
-        field_errors["_limit"] = f"_limit is too large (the maximum for this resource is {spec.max_limit})."
+        field_errors["_limit"] = (
+            f"_limit is too large (the maximum for this resource is {spec.max_limit})."
+        )
     order_column, descending = _order(params, spec, field_errors, errors)
     conditions = []
     for name, raw in params.items():
@@ -42,7 +44,8 @@ def parse(params: Mapping[str, str], spec: ListSpec, tz: float = 0.0) -> ListQue
     fields = _fields(params.get("_fields"), field_errors)
     if errors or field_errors:
         raise InvalidRequest(errors, field_errors)
-    assert skip is not None and limit is not None
+    assert skip is not None
+    assert limit is not None
     return ListQuery(tuple(conditions), order_column, descending, skip, limit, fields, params)
 
 

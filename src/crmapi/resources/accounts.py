@@ -20,20 +20,31 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def create_organization(conn: Connection, name: str, email: str, **user: str | None) -> dict[str, str]:
+def create_organization(
+    conn: Connection, name: str, email: str, **user: str | None
+) -> dict[str, str]:
     """A new organization with Close's default statuses, its first user (admin) and a key."""
     now = dates.now()
     org_id = new_id("orga")
     user_id = ensure_user(conn, email, user.get("first_name"), user.get("last_name"))
     conn.execute(
         insert(t.organization).values(
-            id=org_id, name=name, currency="USD", created_by=user_id, updated_by=user_id,
-            date_created=now, date_updated=now,
+            id=org_id,
+            name=name,
+            currency="USD",
+            created_by=user_id,
+            updated_by=user_id,
+            date_created=now,
+            date_updated=now,
         )
     )
     _add_membership(conn, org_id, user_id, "admin")
     _default_statuses(conn, org_id, user_id, now)
-    return {"organization_id": org_id, "user_id": user_id, "api_key": create_api_key(conn, org_id, user_id)}
+    return {
+        "organization_id": org_id,
+        "user_id": user_id,
+        "api_key": create_api_key(conn, org_id, user_id),
+    }
 
 
 def _default_statuses(conn: Connection, org_id: str, user_id: str, now: str) -> None:
@@ -41,19 +52,36 @@ def _default_statuses(conn: Connection, org_id: str, user_id: str, now: str) -> 
     conn.execute(
         insert(t.lead_status),
         [
-            {"id": new_id("stat"), "organization_id": org_id, "label": label, "color": None,
-             "position": i, **audit}
+            {
+                "id": new_id("stat"),
+                "organization_id": org_id,
+                "label": label,
+                "color": None,
+                "position": i,
+                **audit,
+            }
             for i, label in enumerate(DEFAULT_LEAD_STATUSES)
         ],
     )
     name, statuses = DEFAULT_PIPELINE
     pipe_id = new_id("pipe")
-    conn.execute(insert(t.pipeline).values(id=pipe_id, organization_id=org_id, name=name, position=0, **audit))
+    conn.execute(
+        insert(t.pipeline).values(
+            id=pipe_id, organization_id=org_id, name=name, position=0, **audit
+        )
+    )
     conn.execute(
         insert(t.opportunity_status),
         [
-            {"id": new_id("stat"), "organization_id": org_id, "pipeline_id": pipe_id,
-             "label": label, "type": kind, "position": i, **audit}
+            {
+                "id": new_id("stat"),
+                "organization_id": org_id,
+                "pipeline_id": pipe_id,
+                "label": label,
+                "type": kind,
+                "position": i,
+                **audit,
+            }
             for i, (label, kind) in enumerate(statuses)
         ],
     )
@@ -70,8 +98,12 @@ def ensure_user(conn: Connection, email: str, first_name: str | None, last_name:
         first_name = email.split("@")[0].replace(".", " ").title()
     conn.execute(
         insert(t.user).values(
-            id=user_id, email=email.lower(), first_name=first_name or "", last_name=last_name or "",
-            date_created=now, date_updated=now,
+            id=user_id,
+            email=email.lower(),
+            first_name=first_name or "",
+            last_name=last_name or "",
+            date_created=now,
+            date_updated=now,
         )
     )
     return user_id
@@ -82,17 +114,30 @@ def _add_membership(conn: Connection, org_id: str, user_id: str, role_id: str) -
     membership_id = new_id("memb")
     conn.execute(
         insert(t.membership).values(
-            id=membership_id, organization_id=org_id, user_id=user_id, role_id=role_id,
-            is_active=True, date_created=now, date_updated=now,
+            id=membership_id,
+            organization_id=org_id,
+            user_id=user_id,
+            role_id=role_id,
+            is_active=True,
+            date_created=now,
+            date_updated=now,
         )
     )
     return membership_id
 
 
-def add_user(conn: Connection, org_id: str, email: str, first_name: str | None = None,
-             last_name: str | None = None) -> dict[str, str]:
+def add_user(
+    conn: Connection,
+    org_id: str,
+    email: str,
+    first_name: str | None = None,
+    last_name: str | None = None,
+) -> dict[str, str]:
     """Add a user (a membership) to an organization and give it an API key."""
-    if conn.execute(select(t.organization.c.id).where(t.organization.c.id == org_id)).scalar() is None:
+    if (
+        conn.execute(select(t.organization.c.id).where(t.organization.c.id == org_id)).scalar()
+        is None
+    ):
         raise LookupError(f"No organization {org_id}")
     user_id = ensure_user(conn, email, first_name, last_name)
     member = conn.execute(
@@ -109,32 +154,47 @@ def create_api_key(conn: Connection, org_id: str, user_id: str) -> str:
     key = new_secret("api")
     conn.execute(
         insert(t.api_key).values(
-            id=new_id("apikey"), organization_id=org_id, user_id=user_id, key_hash=digest(key),
+            id=new_id("apikey"),
+            organization_id=org_id,
+            user_id=user_id,
+            key_hash=digest(key),
             date_created=dates.now(),
         )
     )
     return key
 
 
-def create_access_token(conn: Connection, org_id: str, user_id: str, expires_in: int) -> dict[str, Any]:
+def create_access_token(
+    conn: Connection, org_id: str, user_id: str, expires_in: int
+) -> dict[str, Any]:
     """An OAuth-style bearer token for a member of ``org_id``."""
     _require_member(conn, org_id, user_id)
     token = new_secret("tok", 48)
     expires = datetime.now(UTC) + timedelta(seconds=expires_in)
     conn.execute(
         insert(t.access_token).values(
-            id=new_id("oa2token"), organization_id=org_id, user_id=user_id,
-            token_hash=digest(token), expires_at=dates.canonical(expires), date_created=dates.now(),
+            id=new_id("oa2token"),
+            organization_id=org_id,
+            user_id=user_id,
+            token_hash=digest(token),
+            expires_at=dates.canonical(expires),
+            date_created=dates.now(),
         )
     )
-    return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
-            "organization_id": org_id, "user_id": user_id}
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "organization_id": org_id,
+        "user_id": user_id,
+    }
 
 
 def _require_member(conn: Connection, org_id: str, user_id: str) -> None:
     found = conn.execute(
         select(t.membership.c.id).where(
-            t.membership.c.organization_id == org_id, t.membership.c.user_id == user_id,
+            t.membership.c.organization_id == org_id,
+            t.membership.c.user_id == user_id,
             t.membership.c.is_active.is_(True),
         )
     ).scalar()
@@ -145,8 +205,9 @@ def _require_member(conn: Connection, org_id: str, user_id: str) -> None:
 def principal_for_key(conn: Connection, key: str) -> Principal | None:
     hashed = digest(key)
     row = conn.execute(
-        select(t.api_key.c.id, t.api_key.c.organization_id, t.api_key.c.user_id, t.api_key.c.key_hash)
-        .where(t.api_key.c.key_hash == hashed)
+        select(
+            t.api_key.c.id, t.api_key.c.organization_id, t.api_key.c.user_id, t.api_key.c.key_hash
+        ).where(t.api_key.c.key_hash == hashed)
     ).first()
     # The index finds the row; the comparison itself is constant-time anyway.
     if row is None or not hmac.compare_digest(row.key_hash, hashed):
@@ -156,9 +217,7 @@ def principal_for_key(conn: Connection, key: str) -> Principal | None:
 
 def principal_for_token(conn: Connection, token: str) -> Principal | None:
     hashed = digest(token)
-    row = conn.execute(
-        select(t.access_token).where(t.access_token.c.token_hash == hashed)
-    ).first()
+    row = conn.execute(select(t.access_token).where(t.access_token.c.token_hash == hashed)).first()
     if row is None or not hmac.compare_digest(row.token_hash, hashed):
         return None
     if row.expires_at <= dates.now():

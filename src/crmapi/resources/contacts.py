@@ -7,6 +7,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldError, FieldSet
+from crmapi.events.emit import emit
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -20,19 +21,28 @@ from crmapi.util import dates, phones
 from crmapi.util.ids import new_id
 
 C = t.contact
-FIELDS = FieldSet((
-    Field("lead_id", "id", update=False, error_key="lead"),
-    Field("name", "str", max_length=1000),
-    Field("title", "str", max_length=1000),
-    Field("emails", "object_list", max_items=100, nullable=False),
-    Field("phones", "object_list", max_items=100, nullable=False),
-    Field("urls", "object_list", max_items=100, nullable=False),
-))
+FIELDS = FieldSet(
+    (
+        Field("lead_id", "id", update=False, error_key="lead"),
+        Field("name", "str", max_length=1000),
+        Field("title", "str", max_length=1000),
+        Field("emails", "object_list", max_items=100, nullable=False),
+        Field("phones", "object_list", max_items=100, nullable=False),
+        Field("urls", "object_list", max_items=100, nullable=False),
+    )
+)
 
 LIST = ListSpec(
-    filters={**id_filters("lead_id"), **id_filters("id"), **range_filters("date_created"),
-             **range_filters("date_updated")},
-    orderings={"date_created": OrderSpec("date_created"), "date_updated": OrderSpec("date_updated")},
+    filters={
+        **id_filters("lead_id"),
+        **id_filters("id"),
+        **range_filters("date_created"),
+        **range_filters("date_updated"),
+    },
+    orderings={
+        "date_created": OrderSpec("date_created"),
+        "date_updated": OrderSpec("date_updated"),
+    },
     default_order="date_created",
     max_limit=200,
 )
@@ -109,10 +119,13 @@ def render_rows(conn: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, An
     return [render(r, names) for r in rows]
 
 
-def for_leads(conn: Connection, org_id: str, lead_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def for_leads(
+    conn: Connection, org_id: str, lead_ids: list[str]
+) -> dict[str, list[dict[str, Any]]]:
     """Every contact of a page of leads, in one query, grouped by lead."""
     rows = conn.execute(
-        select(C).where(C.c.organization_id == org_id, C.c.lead_id.in_(lead_ids))
+        select(C)
+        .where(C.c.organization_id == org_id, C.c.lead_id.in_(lead_ids))
         .order_by(C.c.date_created, C.c.id)
     ).all()
     out: dict[str, list[dict[str, Any]]] = {lead_id: [] for lead_id in lead_ids}
@@ -128,17 +141,29 @@ def get_row(conn: Connection, org_id: str, contact_id: str) -> Row[Any]:
     return row
 
 
-def insert_contact(conn: Connection, org_id: str, user_id: str, lead_id: str, values: dict[str, Any],
-                   now: str) -> str:
+def insert_contact(
+    conn: Connection, org_id: str, user_id: str, lead_id: str, values: dict[str, Any], now: str
+) -> str:
     """Store one validated contact on ``lead_id``; return its id."""
     normalize_lists(values)
     contact_id = new_id("cont")
-    conn.execute(insert(C).values(
-        id=contact_id, organization_id=org_id, lead_id=lead_id, name=values.get("name"),
-        title=values.get("title"), emails=values.get("emails", []), phones=values.get("phones", []),
-        urls=values.get("urls", []), custom=values.get("custom", {}), created_by=user_id,
-        updated_by=user_id, date_created=now, date_updated=now,
-    ))
+    conn.execute(
+        insert(C).values(
+            id=contact_id,
+            organization_id=org_id,
+            lead_id=lead_id,
+            name=values.get("name"),
+            title=values.get("title"),
+            emails=values.get("emails", []),
+            phones=values.get("phones", []),
+            urls=values.get("urls", []),
+            custom=values.get("custom", {}),
+            created_by=user_id,
+            updated_by=user_id,
+            date_created=now,
+            date_updated=now,
+        )
+    )
     return contact_id
 
 
@@ -148,6 +173,28 @@ def validate(conn: Connection, org_id: str, body: dict[str, Any], creating: bool
     if custom:
         values["custom"] = custom
     return values
+
+
+def _emit(
+    conn: Connection,
+    ctx: Ctx,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    obj = after or before or {}
+    emit(
+        conn,
+        ctx.principal,
+        object_type="contact",
+        action=action,
+        object_id=obj["id"],
+        lead_id=obj.get("lead_id"),
+        before=before,
+        after=after,
+        request_id=ctx.request_id,
+        meta={"request_method": ctx.method, "request_path": ctx.path},
+    )
 
 
 def list_contacts(ctx: Ctx) -> dict[str, Any]:
@@ -177,8 +224,9 @@ def create_contact(ctx: Ctx) -> dict[str, Any]:
             raise InvalidRequest(field_errors={"lead": "Object does not exist."})
         contact_id = insert_contact(conn, ctx.org, ctx.user_id, lead_id, values, now)
         leads.touch(conn, ctx.org, lead_id, ctx.user_id, now)
-        row = get_row(conn, ctx.org, contact_id)
-        return render_rows(conn, [row])[0]
+        created = render_rows(conn, [get_row(conn, ctx.org, contact_id)])[0]
+        _emit(conn, ctx, "created", None, created)
+        return project(created, ctx.params)
 
 
 def update_contact(ctx: Ctx) -> dict[str, Any]:
@@ -187,14 +235,20 @@ def update_contact(ctx: Ctx) -> dict[str, Any]:
     now = dates.now()
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
+        before = render_rows(conn, [row])[0]
         values = validate(conn, ctx.org, ctx.body, creating=False)
         normalize_lists(values)
         if "custom" in values:
             values["custom"] = custom_values.merge(row.custom, values["custom"])
-        conn.execute(update(C).where(C.c.organization_id == ctx.org, C.c.id == row.id)
-                     .values(**values, updated_by=ctx.user_id, date_updated=now))
+        conn.execute(
+            update(C)
+            .where(C.c.organization_id == ctx.org, C.c.id == row.id)
+            .values(**values, updated_by=ctx.user_id, date_updated=now)
+        )
         leads.touch(conn, ctx.org, row.lead_id, ctx.user_id, now)
-        return render_rows(conn, [get_row(conn, ctx.org, row.id)])[0]
+        after = render_rows(conn, [get_row(conn, ctx.org, row.id)])[0]
+        _emit(conn, ctx, "updated", before, after)
+        return project(after, ctx.params)
 
 
 def delete_contact(ctx: Ctx) -> dict[str, Any]:
@@ -202,15 +256,22 @@ def delete_contact(ctx: Ctx) -> dict[str, Any]:
 
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
+        before = render_rows(conn, [row])[0]
         # Activities stay on the lead; they just no longer name the contact.
-        conn.execute(update(store.A).where(store.A.c.organization_id == ctx.org,
-                                           store.A.c.contact_id == row.id).values(contact_id=None))
+        conn.execute(
+            update(store.A)
+            .where(store.A.c.organization_id == ctx.org, store.A.c.contact_id == row.id)
+            .values(contact_id=None)
+        )
         conn.execute(delete(C).where(C.c.organization_id == ctx.org, C.c.id == row.id))
+        _emit(conn, ctx, "deleted", before, None)
     return {}
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
     ("/contact/", {"GET": Op(list_contacts), "POST": Op(create_contact)}),
-    ("/contact/{id}/", {"GET": Op(get_contact), "PUT": Op(update_contact),
-                        "DELETE": Op(delete_contact)}),
+    (
+        "/contact/{id}/",
+        {"GET": Op(get_contact), "PUT": Op(update_contact), "DELETE": Op(delete_contact)},
+    ),
 ]

@@ -18,12 +18,14 @@ def render(stored: dict[str, Any] | None) -> dict[str, Any]:
     return {f"{PREFIX}{key}": value for key, value in stored.items() if value is not None}
 
 
-def validate(conn: Connection, org_id: str, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
+def validate(
+    conn: Connection, org_id: str, object_type: str, body: dict[str, Any]
+) -> dict[str, Any]:
     """Pick ``custom.<id>`` keys out of a body (``None`` means clear the value)."""
     out: dict[str, Any] = {}
     for key, value in body.items():
         if isinstance(key, str) and key.startswith(PREFIX) and len(key) > len(PREFIX):
-            out[key[len(PREFIX):]] = value
+            out[key[len(PREFIX) :]] = value
     return out
 
 

@@ -9,6 +9,7 @@ from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
+from crmapi.events.emit import emit
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -23,21 +24,30 @@ from crmapi.util.ids import new_id
 
 L = t.lead
 ADDRESS_KEYS = ("label", "address_1", "address_2", "city", "state", "zipcode", "country")
-FIELDS = FieldSet((
-    Field("name", "str", max_length=1000),
-    Field("description", "str", max_length=100_000),
-    Field("url", "str", max_length=2000),
-    Field("status_id", "id", nullable=False, error_key="status"),
-    Field("status", "str", nullable=False, max_length=255),
-    Field("addresses", "object_list", max_items=100, nullable=False),
-    Field("contacts", "object_list", update=False, max_items=100, nullable=False),
-))
+FIELDS = FieldSet(
+    (
+        Field("name", "str", max_length=1000),
+        Field("description", "str", max_length=100_000),
+        Field("url", "str", max_length=2000),
+        Field("status_id", "id", nullable=False, error_key="status"),
+        Field("status", "str", nullable=False, max_length=255),
+        Field("addresses", "object_list", max_items=100, nullable=False),
+        Field("contacts", "object_list", update=False, max_items=100, nullable=False),
+    )
+)
 
 LIST = ListSpec(
-    filters={**id_filters("id"), **id_filters("status_id"), **range_filters("date_created"),
-             **range_filters("date_updated")},
-    orderings={"date_created": OrderSpec("date_created"), "date_updated": OrderSpec("date_updated"),
-               "name": OrderSpec("name")},
+    filters={
+        **id_filters("id"),
+        **id_filters("status_id"),
+        **range_filters("date_created"),
+        **range_filters("date_updated"),
+    },
+    orderings={
+        "date_created": OrderSpec("date_created"),
+        "date_updated": OrderSpec("date_updated"),
+        "name": OrderSpec("name"),
+    },
     default_order="-date_created",
     max_limit=200,
 )
@@ -48,15 +58,19 @@ EMBEDDERS: list[Embedder] = []
 
 
 def exists(conn: Connection, org_id: str, lead_id: str) -> bool:
-    return conn.execute(
-        select(L.c.id).where(L.c.organization_id == org_id, L.c.id == lead_id)
-    ).first() is not None
+    return (
+        conn.execute(select(L.c.id).where(L.c.organization_id == org_id, L.c.id == lead_id)).first()
+        is not None
+    )
 
 
 def touch(conn: Connection, org_id: str, lead_id: str, user_id: str, now: str) -> None:
     """A change to a lead's contacts counts as a change to the lead."""
-    conn.execute(update(L).where(L.c.organization_id == org_id, L.c.id == lead_id)
-                 .values(date_updated=now, updated_by=user_id))
+    conn.execute(
+        update(L)
+        .where(L.c.organization_id == org_id, L.c.id == lead_id)
+        .values(date_updated=now, updated_by=user_id)
+    )
 
 
 def _addresses(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -74,7 +88,9 @@ def _addresses(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _resolve_status(conn: Connection, org_id: str, values: dict[str, Any]) -> str | None:
     if "status_id" in values and "status" in values:
-        raise InvalidRequest(field_errors={"status": "Send status_id or status (a label), not both."})
+        raise InvalidRequest(
+            field_errors={"status": "Send status_id or status (a label), not both."}
+        )
     if "status_id" in values:
         if statuses.lead_status(conn, org_id, values["status_id"]) is None:
             raise InvalidRequest(field_errors={"status": "Object does not exist."})
@@ -82,12 +98,16 @@ def _resolve_status(conn: Connection, org_id: str, values: dict[str, Any]) -> st
     if "status" in values:
         found = statuses.lead_status_by_label(conn, org_id, values["status"])
         if found is None:
-            raise InvalidRequest(field_errors={"status": f"No lead status named {values['status']!r}."})
+            raise InvalidRequest(
+                field_errors={"status": f"No lead status named {values['status']!r}."}
+            )
         return str(found["id"])
     return None
 
 
-def _validate_contacts(conn: Connection, org_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _validate_contacts(
+    conn: Connection, org_id: str, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     out = []
     for item in items:
         body = {k: v for k, v in item.items() if k != "lead_id"}
@@ -99,18 +119,31 @@ def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> s
     """Validate and store a new lead with its nested contacts and its ``Created`` activity."""
     values = FIELDS.validate(body, creating=True)
     custom = custom_values.validate(conn, ctx.org, "lead", body)
-    status_id = _resolve_status(conn, ctx.org, values) or statuses.default_lead_status(conn, ctx.org)["id"]
+    status_id = (
+        _resolve_status(conn, ctx.org, values) or statuses.default_lead_status(conn, ctx.org)["id"]
+    )
     nested = _validate_contacts(conn, ctx.org, values.get("contacts", []))
     lead_id = new_id("lead")
-    conn.execute(insert(L).values(
-        id=lead_id, organization_id=ctx.org, name=values.get("name"),
-        description=values.get("description"), url=values.get("url"), status_id=status_id,
-        addresses=_addresses(values.get("addresses", [])), custom=custom, created_by=ctx.user_id,
-        updated_by=ctx.user_id, date_created=now, date_updated=now,
-    ))
+    conn.execute(
+        insert(L).values(
+            id=lead_id,
+            organization_id=ctx.org,
+            name=values.get("name"),
+            description=values.get("description"),
+            url=values.get("url"),
+            status_id=status_id,
+            addresses=_addresses(values.get("addresses", [])),
+            custom=custom,
+            created_by=ctx.user_id,
+            updated_by=ctx.user_id,
+            date_created=now,
+            date_updated=now,
+        )
+    )
     for contact in nested:
         contacts.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, now)
-    wc = write.WriteContext(conn=conn, principal=ctx.principal, now=now, request_id=ctx.request_id)
+    wc = write.write_context(ctx, conn)
+    wc.now = now
     write.system_create(wc, BY_TYPE["Created"], {"lead_id": lead_id, "source": "api"})
     return lead_id
 
@@ -187,31 +220,65 @@ def get_lead(ctx: Ctx) -> dict[str, Any]:
         return project(render_one(conn, ctx.org, ctx.path_params["id"]), ctx.params)
 
 
+def _emit(
+    conn: Connection,
+    ctx: Ctx,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    obj = after or before or {}
+    emit(
+        conn,
+        ctx.principal,
+        object_type="lead",
+        action=action,
+        object_id=obj["id"],
+        lead_id=obj["id"],
+        before=before,
+        after=after,
+        request_id=ctx.request_id,
+        meta={"request_method": ctx.method, "request_path": ctx.path},
+    )
+
+
 def create_lead(ctx: Ctx) -> dict[str, Any]:
     now = dates.now()
     with ctx.db.write() as conn:
         lead_id = insert_lead(conn, ctx, ctx.body, now)
-        return project(render_one(conn, ctx.org, lead_id), ctx.params)
+        created = render_one(conn, ctx.org, lead_id)
+        _emit(conn, ctx, "created", None, created)
+        return project(created, ctx.params)
 
 
 def _status_change(conn: Connection, ctx: Ctx, lead_id: str, old: str, new: str, now: str) -> None:
     """Close writes a LeadStatusChange whenever a lead's status changes."""
     old_status = statuses.lead_status(conn, ctx.org, old) or {}
     new_status = statuses.lead_status(conn, ctx.org, new) or {}
-    wc = write.WriteContext(conn=conn, principal=ctx.principal, now=now, request_id=ctx.request_id)
-    write.system_create(wc, BY_TYPE["LeadStatusChange"], {
-        "lead_id": lead_id,
-        "old_status_id": old, "old_status_label": old_status.get("label"),
-        "new_status_id": new, "new_status_label": new_status.get("label"),
-    })
+    wc = write.write_context(ctx, conn)
+    wc.now = now
+    write.system_create(
+        wc,
+        BY_TYPE["LeadStatusChange"],
+        {
+            "lead_id": lead_id,
+            "old_status_id": old,
+            "old_status_label": old_status.get("label"),
+            "new_status_id": new,
+            "new_status_label": new_status.get("label"),
+        },
+    )
 
 
 def update_lead(ctx: Ctx) -> dict[str, Any]:
     now = dates.now()
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
+        before = render_rows(conn, ctx.org, [row])[0]
         values = FIELDS.validate(ctx.body, creating=False)
-        changes: dict[str, Any] = {k: values[k] for k in ("name", "description", "url") if k in values}
+        changes: dict[str, Any] = {
+            k: values[k] for k in ("name", "description", "url") if k in values
+        }
         status_id = _resolve_status(conn, ctx.org, values)
         if status_id is not None:
             changes["status_id"] = status_id
@@ -220,11 +287,16 @@ def update_lead(ctx: Ctx) -> dict[str, Any]:
         custom = custom_values.validate(conn, ctx.org, "lead", ctx.body)
         if custom:
             changes["custom"] = custom_values.merge(row.custom, custom)
-        conn.execute(update(L).where(L.c.organization_id == ctx.org, L.c.id == row.id)
-                     .values(**changes, updated_by=ctx.user_id, date_updated=now))
+        conn.execute(
+            update(L)
+            .where(L.c.organization_id == ctx.org, L.c.id == row.id)
+            .values(**changes, updated_by=ctx.user_id, date_updated=now)
+        )
         if status_id is not None and status_id != row.status_id:
             _status_change(conn, ctx, row.id, row.status_id, status_id, now)
-        return project(render_one(conn, ctx.org, row.id), ctx.params)
+        after = render_one(conn, ctx.org, row.id)
+        _emit(conn, ctx, "updated", before, after)
+        return project(after, ctx.params)
 
 
 # Tables whose rows belong to a lead, deleted with it (children first).
@@ -234,10 +306,13 @@ CHILDREN = [t.activity, t.task, t.opportunity, t.contact]
 def delete_lead(ctx: Ctx) -> dict[str, Any]:
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
+        before = render_rows(conn, ctx.org, [row])[0]
         for table in CHILDREN:
-            conn.execute(delete(table).where(table.c.organization_id == ctx.org,
-                                             table.c.lead_id == row.id))
+            conn.execute(
+                delete(table).where(table.c.organization_id == ctx.org, table.c.lead_id == row.id)
+            )
         conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
+        _emit(conn, ctx, "deleted", before, None)
     return {}
 
 

@@ -15,9 +15,7 @@ def project(obj: dict[str, Any], params: Mapping[str, str]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if k in names}
 
 
-def listing(
-    items: list[dict[str, Any]], query: ListQuery, **extra: Any
-) -> dict[str, Any]:
+def listing(items: list[dict[str, Any]], query: ListQuery, **extra: Any) -> dict[str, Any]:
     """``{"data": [...], "has_more": ...}`` from a page fetched with one extra row."""
     has_more = len(items) > query.limit
     items = items[: query.limit]

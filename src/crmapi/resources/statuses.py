@@ -14,15 +14,21 @@ from crmapi.util import dates
 from crmapi.util.ids import new_id
 
 COLORS = ("blue", "gray", "green", "magenta", "orange", "purple", "teal", "yellow")
-LEAD_STATUS_FIELDS = FieldSet((
-    Field("label", "str", required=True, nullable=False, max_length=255),
-    Field("color", "enum", choices=COLORS),
-))
+LEAD_STATUS_FIELDS = FieldSet(
+    (
+        Field("label", "str", required=True, nullable=False, max_length=255),
+        Field("color", "enum", choices=COLORS),
+    )
+)
 
 
 def render_lead_status(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "label": row.label, "color": row.color,
-            "organization_id": row.organization_id}
+    return {
+        "id": row.id,
+        "label": row.label,
+        "color": row.color,
+        "organization_id": row.organization_id,
+    }
 
 
 def lead_statuses(conn: Connection, org_id: str) -> list[dict[str, Any]]:
@@ -72,10 +78,16 @@ def pipelines(conn: Connection, org_id: str) -> list[dict[str, Any]]:
             {"id": s["id"], "label": s["label"], "type": s["type"]}
         )
     return [
-        {"id": p.id, "name": p.name, "organization_id": p.organization_id,
-         "statuses": by_pipe.get(p.id, []), "created_by": p.created_by,
-         "updated_by": p.updated_by, "date_created": p.date_created,
-         "date_updated": p.date_updated}
+        {
+            "id": p.id,
+            "name": p.name,
+            "organization_id": p.organization_id,
+            "statuses": by_pipe.get(p.id, []),
+            "created_by": p.created_by,
+            "updated_by": p.updated_by,
+            "date_created": p.date_created,
+            "date_updated": p.date_updated,
+        }
         for p in pipes
     ]
 
@@ -87,8 +99,13 @@ def opportunity_statuses(conn: Connection, org_id: str) -> list[dict[str, Any]]:
         .order_by(t.opportunity_status.c.position, t.opportunity_status.c.date_created)
     )
     return [
-        {"id": r.id, "label": r.label, "type": r.type, "pipeline_id": r.pipeline_id,
-         "organization_id": r.organization_id}
+        {
+            "id": r.id,
+            "label": r.label,
+            "type": r.type,
+            "pipeline_id": r.pipeline_id,
+            "organization_id": r.organization_id,
+        }
         for r in rows
     ]
 
@@ -115,11 +132,19 @@ def create_lead_status(ctx: Ctx) -> dict[str, Any]:
         position = conn.execute(
             select(func.count()).where(t.lead_status.c.organization_id == ctx.org)
         ).scalar_one()
-        conn.execute(insert(t.lead_status).values(
-            id=status_id, organization_id=ctx.org, label=values["label"],
-            color=values.get("color"), position=position, created_by=ctx.user_id,
-            updated_by=ctx.user_id, date_created=now, date_updated=now,
-        ))
+        conn.execute(
+            insert(t.lead_status).values(
+                id=status_id,
+                organization_id=ctx.org,
+                label=values["label"],
+                color=values.get("color"),
+                position=position,
+                created_by=ctx.user_id,
+                updated_by=ctx.user_id,
+                date_created=now,
+                date_updated=now,
+            )
+        )
         found = lead_status(conn, ctx.org, status_id)
     assert found is not None
     return found
@@ -135,8 +160,10 @@ def update_lead_status(ctx: Ctx) -> dict[str, Any]:
         if values:
             conn.execute(
                 update(t.lead_status)
-                .where(t.lead_status.c.organization_id == ctx.org,
-                       t.lead_status.c.id == ctx.path_params["id"])
+                .where(
+                    t.lead_status.c.organization_id == ctx.org,
+                    t.lead_status.c.id == ctx.path_params["id"],
+                )
                 .values(**values, updated_by=ctx.user_id, date_updated=dates.now())
             )
         found = lead_status(conn, ctx.org, ctx.path_params["id"])
@@ -150,15 +177,19 @@ def delete_lead_status(ctx: Ctx) -> dict[str, Any]:
         if lead_status(conn, ctx.org, status_id) is None:
             raise object_not_found("Status")
         in_use = conn.execute(
-            select(func.count()).where(t.lead.c.organization_id == ctx.org,
-                                       t.lead.c.status_id == status_id)
+            select(func.count()).where(
+                t.lead.c.organization_id == ctx.org, t.lead.c.status_id == status_id
+            )
         ).scalar_one()
         if in_use:
             raise InvalidRequest(
                 [f"This status is used by {in_use} lead(s); move them to another status first."]
             )
-        conn.execute(delete(t.lead_status).where(t.lead_status.c.organization_id == ctx.org,
-                                                 t.lead_status.c.id == status_id))
+        conn.execute(
+            delete(t.lead_status).where(
+                t.lead_status.c.organization_id == ctx.org, t.lead_status.c.id == status_id
+            )
+        )
     return {}
 
 
@@ -176,8 +207,14 @@ def list_pipelines(ctx: Ctx) -> dict[str, Any]:
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
     ("/status/lead/", {"GET": Op(list_lead_statuses), "POST": Op(create_lead_status)}),
-    ("/status/lead/{id}/", {"GET": Op(get_lead_status), "PUT": Op(update_lead_status),
-                            "DELETE": Op(delete_lead_status)}),
+    (
+        "/status/lead/{id}/",
+        {
+            "GET": Op(get_lead_status),
+            "PUT": Op(update_lead_status),
+            "DELETE": Op(delete_lead_status),
+        },
+    ),
     ("/status/opportunity/", {"GET": Op(list_opportunity_statuses)}),
     ("/pipeline/", {"GET": Op(list_pipelines)}),
 ]

@@ -32,7 +32,7 @@ def full_name(first: str | None, last: str | None) -> str:
 
 def user_names(conn: Connection, ids: set[str]) -> dict[str, str]:
     """Display names for a page's worth of user ids, in one query."""
-    ids.discard(None)  # type: ignore[arg-type]
+    ids = {i for i in ids if i}
     if not ids:
         return {}
     rows = conn.execute(
@@ -42,11 +42,14 @@ def user_names(conn: Connection, ids: set[str]) -> dict[str, str]:
 
 
 def is_member(conn: Connection, org_id: str, user_id: str) -> bool:
-    return conn.execute(
-        select(t.membership.c.id).where(
-            t.membership.c.organization_id == org_id, t.membership.c.user_id == user_id
-        )
-    ).first() is not None
+    return (
+        conn.execute(
+            select(t.membership.c.id).where(
+                t.membership.c.organization_id == org_id, t.membership.c.user_id == user_id
+            )
+        ).first()
+        is not None
+    )
 
 
 def _org_ids(conn: Connection, user_id: str) -> list[str]:
@@ -73,8 +76,13 @@ def render_user(row: Any, organizations: list[str]) -> dict[str, Any]:
 
 def _members_query(org_id: str) -> Any:
     return (
-        select(t.user, t.membership.c.id.label("membership_id"), t.membership.c.role_id,
-               t.membership.c.is_active, t.membership.c.date_created.label("member_since"))
+        select(
+            t.user,
+            t.membership.c.id.label("membership_id"),
+            t.membership.c.role_id,
+            t.membership.c.is_active,
+            t.membership.c.date_created.label("member_since"),
+        )
         .join(t.membership, t.membership.c.user_id == t.user.c.id)
         .where(t.membership.c.organization_id == org_id)
     )
@@ -159,16 +167,19 @@ def me(ctx: Ctx) -> dict[str, Any]:
         org_ids = _org_ids(conn, row.id)
         # Only the caller's organization is shown in full: a key reaches just that one.
         body = render_user(row, [ctx.org])
-        body.update({
-            "last_used_timezone": None,
-            "email_accounts": [],
-            "phone_numbers": [],
-            "organizations": [render_organization(conn, ctx.org)],
-            "memberships": [
-                m for m in render_organization(conn, ctx.org)["memberships"]
-                if m["user_id"] == row.id
-            ],
-        })
+        body.update(
+            {
+                "last_used_timezone": None,
+                "email_accounts": [],
+                "phone_numbers": [],
+                "organizations": [render_organization(conn, ctx.org)],
+                "memberships": [
+                    m
+                    for m in render_organization(conn, ctx.org)["memberships"]
+                    if m["user_id"] == row.id
+                ],
+            }
+        )
         assert ctx.org in org_ids
     return project(body, ctx.params)
 

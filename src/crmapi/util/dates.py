@@ -35,11 +35,8 @@ def parse(text: str, tz_offset_hours: float = 0.0) -> str:
     text = text.strip()
     if not text or len(text) > 40:
         raise ValueError(text)
-    if "T" in text:
-        # An unescaped "+" in a query string arrives as a space.
-        text = text.replace(" ", "+")
-    else:
-        text = text.replace(" ", "T", 1)
+    # An unescaped "+" in a query string arrives as a space.
+    text = text.replace(" ", "+") if "T" in text else text.replace(" ", "T", 1)
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)

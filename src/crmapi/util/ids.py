@@ -6,8 +6,26 @@ import string
 _ALPHABET = string.ascii_letters + string.digits
 # Older Close object families carry 43 random characters, newer ones 22.
 _SHORT_FAMILIES = frozenset(
-    {"actitype", "pipe", "seq", "sub", "outcome", "form", "formconf", "formfld", "media",
-     "smstmpl", "evtint", "oa2client", "whsub", "ev", "req", "memb", "role", "apikey"}
+    {
+        "actitype",
+        "pipe",
+        "seq",
+        "sub",
+        "outcome",
+        "form",
+        "formconf",
+        "formfld",
+        "media",
+        "smstmpl",
+        "evtint",
+        "oa2client",
+        "whsub",
+        "ev",
+        "req",
+        "memb",
+        "role",
+        "apikey",
+    }
 )
 
 

@@ -9,7 +9,9 @@ _BLOCKS = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "ul", "ol", "hr",
 def to_html(text: str) -> str:
     """Plain text to Close rich text: one paragraph per line."""
     lines = text.split("\n") if text else [""]
-    return "<body>" + "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in lines) + "</body>"
+    return (
+        "<body>" + "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in lines) + "</body>"
+    )
 
 
 class _TextExtractor(HTMLParser):

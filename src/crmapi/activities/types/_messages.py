@@ -17,27 +17,35 @@ def _check_transition(existing: dict[str, Any], obj: dict[str, Any], sent: dict[
     old, new = existing["status"], obj["status"]
     if old == EDITABLE:
         if new not in FROM_DRAFT:
-            raise InvalidRequest(field_errors={
-                "status": f"A draft can only move to draft, scheduled or outbox, not {new}."
-            })
+            raise InvalidRequest(
+                field_errors={
+                    "status": f"A draft can only move to draft, scheduled or outbox, not {new}."
+                }
+            )
         return
     if old in CANCELLABLE and new == "draft":
         return
     changed = [k for k in sent if k != "status" and sent[k] != existing.get(k)]
     if new != old or changed:
         raise InvalidRequest(
-            [f"Only drafts can be modified; this message is {old}. "
-             "A scheduled message can be cancelled by setting its status back to draft."]
+            [
+                f"Only drafts can be modified; this message is {old}. "
+                "A scheduled message can be cancelled by setting its status back to draft."
+            ]
         )
 
 
-def apply_status(wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None) -> None:
+def apply_status(
+    wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None
+) -> None:
     """Check the transition, then fill date_sent/date_scheduled and activity_at."""
     if existing is not None:
         _check_transition(existing, obj, sent)
     status = obj["status"]
     if status == "scheduled" and not obj.get("date_scheduled"):
-        raise InvalidRequest(field_errors={"date_scheduled": "This field is required when status is scheduled."})
+        raise InvalidRequest(
+            field_errors={"date_scheduled": "This field is required when status is scheduled."}
+        )
     if status != "scheduled" and "date_scheduled" not in sent and status != "draft":
         obj["date_scheduled"] = obj.get("date_scheduled") if status == "sent" else None
     if status == "outbox":

@@ -6,8 +6,18 @@ PHONE_DIRECTIONS = ("inbound", "outbound")
 COMMUNICATION_DIRECTIONS = ("incoming", "outgoing")
 MESSAGE_STATUSES = ("inbox", "draft", "scheduled", "outbox", "sent", "error")
 CREATION_SOURCES = (
-    "ui", "api", "import", "clipper", "email", "suggestion", "segment-integration",
-    "customerio-integration", "calendly-integration", "ai", "whatsapp", "webform",
+    "ui",
+    "api",
+    "import",
+    "clipper",
+    "email",
+    "suggestion",
+    "segment-integration",
+    "customerio-integration",
+    "calendly-integration",
+    "ai",
+    "whatsapp",
+    "webform",
 )
 PHONE_SOURCES = ("Close.io", "External")
 

@@ -17,8 +17,26 @@ from crmapi.domain.fields import REQUIRED, Field
 from crmapi.storage import tables as t
 from crmapi.util import phones, richtext
 
-CALL_STATUSES = ("created", "in-progress", "completed", "cancel", "no-answer", "busy", "failed", "timeout")
-DISPOSITIONS = ("answered", "no-answer", "vm-answer", "vm-left", "busy", "blocked", "error", "abandoned")
+CALL_STATUSES = (
+    "created",
+    "in-progress",
+    "completed",
+    "cancel",
+    "no-answer",
+    "busy",
+    "failed",
+    "timeout",
+)
+DISPOSITIONS = (
+    "answered",
+    "no-answer",
+    "vm-answer",
+    "vm-left",
+    "busy",
+    "blocked",
+    "error",
+    "abandoned",
+)
 CALL_METHODS = ("regular", "power", "predictive", "external")
 
 
@@ -26,14 +44,18 @@ def _lead_by_phone(wc: Any, phone: str) -> tuple[str, str] | None:
     """Close attaches a call logged without lead_id to the contact owning its number."""
     row = wc.conn.execute(
         select(t.contact.c.lead_id, t.contact.c.id)
-        .where(t.contact.c.organization_id == wc.org,
-               cast(t.contact.c.phones, Text).contains(f'"{phone}"'))
+        .where(
+            t.contact.c.organization_id == wc.org,
+            cast(t.contact.c.phones, Text).contains(f'"{phone}"'),
+        )
         .limit(1)
     ).first()
     return (row.lead_id, row.id) if row is not None else None
 
 
-def prepare(wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None) -> None:
+def prepare(
+    wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None
+) -> None:
     richtext.pair(obj, sent, "note", "note_html")
     if "phone" in sent and obj.get("phone"):
         number = phones.normalize(obj["phone"])

@@ -23,11 +23,19 @@ SPEC = ActivitySpec(
     ),
     filters={
         "custom_activity_type_id": FilterSpec(
-            "custom_activity_type_id", "in", "id", multi=True, requires=("lead_id",),
+            "custom_activity_type_id",
+            "in",
+            "id",
+            multi=True,
+            requires=("lead_id",),
             requires_reason="custom activities of a type can only be listed for a single lead.",
         ),
         "custom_activity_type_id__in": FilterSpec(
-            "custom_activity_type_id", "in", "id", multi=True, requires=("lead_id",),
+            "custom_activity_type_id",
+            "in",
+            "id",
+            multi=True,
+            requires=("lead_id",),
             requires_reason="custom activities of a type can only be listed for a single lead.",
         ),
     },

@@ -2,7 +2,6 @@
 
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._shared import (
-    COMMUNICATION_DIRECTIONS,
     MESSAGE_STATUSES,
     SEQUENCE_FIELDS,
     USERS,
@@ -13,9 +12,28 @@ from crmapi.domain.fields import Field
 # What an Email is reduced to inside threads and in ``thread_emails=true`` feeds (EmailPreview),
 # plus the keys a feed reader needs to place it.
 PREVIEW_FIELDS = (
-    "id", "_type", "organization_id", "lead_id", "contact_id", "thread_id", "activity_at",
-    "status", "direction", "subject", "sender", "to", "cc", "bcc", "body_preview", "envelope",
-    "has_attachments", "opens_summary", "send_as_id", "user_id", "date_created", "date_updated",
+    "id",
+    "_type",
+    "organization_id",
+    "lead_id",
+    "contact_id",
+    "thread_id",
+    "activity_at",
+    "status",
+    "direction",
+    "subject",
+    "sender",
+    "to",
+    "cc",
+    "bcc",
+    "body_preview",
+    "envelope",
+    "has_attachments",
+    "opens_summary",
+    "send_as_id",
+    "user_id",
+    "date_created",
+    "date_updated",
     "date_sent",
 )
 

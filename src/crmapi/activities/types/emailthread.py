@@ -13,7 +13,9 @@ from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
 from crmapi.activities.types.email import PREVIEW_FIELDS
 
 LATEST_EMAILS = 3
-EXPANDED = frozenset({"n_emails", "latest_emails", "participants", "latest_normalized_subject", "users"})
+EXPANDED = frozenset(
+    {"n_emails", "latest_emails", "participants", "latest_normalized_subject", "users"}
+)
 
 
 def _participants(emails: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -38,7 +40,9 @@ def expand(conn: Connection, org_id: str, threads: list[dict[str, Any]]) -> None
     for email in emails:
         by_thread.setdefault(email["thread_id"], []).append(email)
     for thread in threads:
-        mine = sorted(by_thread[thread["id"]], key=lambda e: (e["activity_at"], e["id"]), reverse=True)
+        mine = sorted(
+            by_thread[thread["id"]], key=lambda e: (e["activity_at"], e["id"]), reverse=True
+        )
         thread["n_emails"] = len(mine)
         thread["participants"] = _participants(mine)
         thread["latest_emails"] = [
@@ -57,7 +61,7 @@ def normalize_subject(subject: str) -> str:
         lowered = text.lower()
         for prefix in ("re:", "fwd:", "fw:", "aw:", "wg:"):
             if lowered.startswith(prefix):
-                text = text[len(prefix):].strip()
+                text = text[len(prefix) :].strip()
                 break
         else:
             return text
@@ -67,8 +71,9 @@ def on_delete(wc: Any, thread: dict[str, Any]) -> None:
     """Deleting a thread deletes every email in it (Close's rule)."""
     from crmapi.activities import store
 
-    store.delete_activities(wc.conn, wc.org, store.A.c.thread_id == thread["id"],
-                            store.A.c.type == "Email")
+    store.delete_activities(
+        wc.conn, wc.org, store.A.c.thread_id == thread["id"], store.A.c.type == "Email"
+    )
 
 
 SPEC = ActivitySpec(

@@ -4,7 +4,14 @@ from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
 from crmapi.domain.fields import Field
 
-MEETING_STATUSES = ("upcoming", "in-progress", "completed", "canceled", "declined-by-org", "declined-by-lead")
+MEETING_STATUSES = (
+    "upcoming",
+    "in-progress",
+    "completed",
+    "canceled",
+    "declined-by-org",
+    "declined-by-lead",
+)
 
 SPEC = ActivitySpec(
     type="Meeting",

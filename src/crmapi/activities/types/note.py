@@ -8,7 +8,9 @@ from crmapi.domain.fields import Field
 from crmapi.util import richtext
 
 
-def prepare(wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None) -> None:
+def prepare(
+    wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None
+) -> None:
     richtext.pair(obj, sent, "note", "note_html")
     if existing is None:
         obj["source"] = "api"

@@ -18,13 +18,17 @@ from crmapi.util import phones
 
 def _phone(obj: dict[str, Any], side: str) -> None:
     raw = obj.get(f"{side}_phone")
-    number = phones.normalize(raw) if raw else {"phone": raw, "phone_formatted": None, "country": None}
+    number = (
+        phones.normalize(raw) if raw else {"phone": raw, "phone_formatted": None, "country": None}
+    )
     obj[f"{side}_phone"] = number["phone"]
     obj[f"{side}_phone_formatted"] = number["phone_formatted"]
     obj[f"{side}_country_iso"] = number["country"]
 
 
-def prepare(wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None) -> None:
+def prepare(
+    wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None
+) -> None:
     if existing is None and "direction" not in sent:
         obj["direction"] = "inbound" if obj["status"] == "inbox" else "outbound"
     for side in ("local", "remote"):
