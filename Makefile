@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: serve test lint fix bench bench-quick clean
+.PHONY: serve test lint fix bench bench-quick clean schema
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,7 @@ fix: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Pre-release: regenerate the single initial migration after changing storage/tables.py.
+schema: $(STAMP)
+	$(BIN)/python scripts/regen_migration.py

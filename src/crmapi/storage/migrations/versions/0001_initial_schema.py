@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 12:28:27.150030
+Create Date: 2026-11-26 12:37:06.606120
 """
 
 from collections.abc import Sequence
