@@ -132,3 +132,85 @@ def migrate_cmd() -> None:
     """Create or migrate the database schema."""
     _db().dispose()
     click.echo("Schema is up to date.")
+
+
+@cli.command("seed")
+@click.option("--leads", "n_leads", default=1_000, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--activities",
+    "n_activities",
+    default=50_000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Activities of the first organization, each lead's Created activity included.",
+)
+@click.option(
+    "--orgs",
+    "n_orgs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Organizations; each extra one gets a tenth of the first one's rows.",
+)
+@click.option("--seed", "seed_value", default=1, show_default=True, type=int)
+@click.option("--users", default=8, show_default=True, type=click.IntRange(1))
+@click.option("--years", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def seed_cmd(
+    n_leads: int,
+    n_activities: int,
+    n_orgs: int,
+    seed_value: int,
+    users: int,
+    years: int,
+    quiet: bool,
+) -> None:
+    """Fill the database with generated leads, contacts and activities (deterministic).
+
+    Prints one JSON object: each organization's id, API key and row counts, and the load rate.
+    """
+    import time
+
+    from crmapi import seed
+
+    db = _db()
+    share = seed.OTHER_ORG_SHARE
+    total = n_activities + (n_orgs - 1) * max(n_activities // share, n_leads // share, 1)
+    started = time.perf_counter()
+    bar = click.progressbar(length=total, label="Seeding activities", file=sys.stderr)
+    if quiet:
+        orgs = seed.populate(
+            db, n_leads, n_activities, n_orgs, seed_value, users=users, years=years
+        )
+    else:
+        with bar:
+            orgs = seed.populate(
+                db,
+                n_leads,
+                n_activities,
+                n_orgs,
+                seed_value,
+                users=users,
+                years=years,
+                progress=bar.update,
+            )
+    elapsed = time.perf_counter() - started
+    db.dispose()
+    written = sum(o.activities for o in orgs)
+    _print(
+        {
+            "organizations": [
+                {
+                    "organization_id": o.organization_id,
+                    "api_key": o.api_key,
+                    "leads": o.leads,
+                    "activities": o.activities,
+                    "first_lead_id": o.lead_ids[0],
+                }
+                for o in orgs
+            ],
+            "activities": written,
+            "seconds": round(elapsed, 2),
+            "activities_per_second": round(written / elapsed),
+        }
+    )

@@ -3,19 +3,25 @@
 Used by ``crmapi serve --demo`` and by the tests; everything comes from ``Random(seed)``.
 """
 
+import gc
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from string import ascii_letters, digits
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, insert, select
 
 from crmapi.activities import store
 from crmapi.activities.types.emailthread import normalize_subject
 from crmapi.resources import accounts, statuses
+from crmapi.storage import bulk
 from crmapi.storage import tables as t
+from crmapi.storage.db import Database
 from crmapi.util import dates, richtext
-from crmapi.util.ids import new_id
+from crmapi.util.ids import _SHORT_FAMILIES as SHORT_FAMILIES
 
 FIRST = [
     "Ada",
@@ -140,6 +146,27 @@ def _ts(moment: datetime) -> str:
     return dates.canonical(moment)
 
 
+# Random bytes to base62 characters (each byte mod 62: a slight bias, harmless for seed data).
+_B62 = bytes((ascii_letters + digits).encode()[b % 62] for b in range(256))
+
+
+def seeded_id(rng: random.Random, prefix: str) -> str:
+    """A Close-shaped id drawn from ``rng``, so a seed reproduces the same ids."""
+    length = 22 if prefix in SHORT_FAMILIES else 43
+    return prefix + "_" + rng.randbytes(length).translate(_B62).decode("ascii")
+
+
+_HTML: dict[str, str] = {}
+
+
+def _html(text: str) -> str:
+    """``richtext.to_html`` memoised: seed texts come from a handful of sentences."""
+    found = _HTML.get(text)
+    if found is None:
+        found = _HTML[text] = richtext.to_html(text)
+    return found
+
+
 class Generator:
     """Builds rows for one organization; call ``leads`` then ``activities``."""
 
@@ -151,6 +178,11 @@ class Generator:
         self.lead_rows: list[dict[str, Any]] = []
         self.contacts: dict[str, list[str]] = {}
         self.created_at: dict[str, datetime] = {}
+        # The open email thread of each lead: replies join it across batches.
+        self.threads: dict[str, dict[str, Any]] = {}
+
+    def new_id(self, prefix: str) -> str:
+        return seeded_id(self.rng, prefix)
 
     def moment(self, after: datetime | None = None) -> datetime:
         base = after or self.start
@@ -160,7 +192,7 @@ class Generator:
     def leads(self, n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         leads, contacts = [], []
         for _ in range(n):
-            lead_id = new_id("lead")
+            lead_id = self.new_id("lead")
             when = self.moment()
             self.created_at[lead_id] = when
             owner = self.rng.choice(self.org.users)
@@ -188,7 +220,7 @@ class Generator:
 
     def _contact(self, lead_id: str, owner: str, stamp: str) -> dict[str, Any]:
         first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
-        contact_id = new_id("cont")
+        contact_id = self.new_id("cont")
         self.contacts[lead_id].append(contact_id)
         number = f"+1415555{self.rng.randint(0, 9999):04d}"
         return {
@@ -240,7 +272,7 @@ class Generator:
             self.rng.choice(self.contacts[lead_id]) if contact and self.contacts[lead_id] else None
         )
         return {
-            "id": new_id("acti"),
+            "id": self.new_id("acti"),
             "_type": type_name,
             "organization_id": self.org.id,
             "lead_id": lead_id,
@@ -256,16 +288,16 @@ class Generator:
         }
 
     def activities(self, lead_ids: list[str], n: int) -> list[dict[str, Any]]:
-        kinds = [k for k, _ in MIX]
-        weights = [w for _, w in MIX]
+        """About ``n`` activities (an email may bring its new thread along) on these leads."""
         out: list[dict[str, Any]] = []
-        threads: dict[str, dict[str, Any]] = {}
+        # One slot per percent of the MIX: a single choice() picks the kind.
+        makers = [getattr(self, f"_{kind.lower()}") for kind, w in MIX for _ in range(w)]
+        choice, moment = self.rng.choice, self.moment
         while len(out) < n:
-            lead_id = self.rng.choice(lead_ids)
-            when = self.moment(self.created_at[lead_id])
-            kind = self.rng.choices(kinds, weights)[0]
-            out.extend(getattr(self, f"_{kind.lower()}")(lead_id, when, threads))
-        return out[:n] if len(out) <= n else out
+            lead_id = choice(lead_ids)
+            make = choice(makers)
+            out.extend(make(lead_id, moment(self.created_at[lead_id]), self.threads))
+        return out
 
     def _note(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
         text = self.rng.choice(NOTES)
@@ -276,7 +308,7 @@ class Generator:
                 when,
                 {
                     "note": text,
-                    "note_html": richtext.to_html(text),
+                    "note_html": _html(text),
                     "note_mentions": [],
                     "title": None,
                     "pinned": False,
@@ -309,7 +341,7 @@ class Generator:
                     "remote_phone_formatted": f"+1 415-555-{number[-4:]}",
                     "remote_country_iso": "US",
                     "note": text,
-                    "note_html": richtext.to_html(text),
+                    "note_html": _html(text),
                     "voicemail_duration": 0,
                     "has_recording": False,
                     "quality_info": "",
@@ -362,7 +394,7 @@ class Generator:
         sender, to = (them, us) if incoming else (us, them)
         body = self.rng.choice(NOTES)
         stamp = _ts(when)
-        message_id = f"<{new_id('msg')[4:20]}@demo.example>"
+        message_id = f"<{self.new_id('msg')[4:20]}@demo.example>"
         email = self._base(
             "Email",
             lead_id,
@@ -386,7 +418,7 @@ class Generator:
                     "bcc": [],
                     "reply_to": [],
                     "subject": subject,
-                    "date": dates.rfc2822(stamp),
+                    "date": when.strftime("%a, %d %b %Y %H:%M:%S +0000"),
                     "message_id": message_id,
                     "in_reply_to": None,
                     "is_autoreply": False,
@@ -450,7 +482,7 @@ class Generator:
                 lead_id,
                 when,
                 {
-                    "opportunity_id": new_id("oppo"),
+                    "opportunity_id": self.new_id("oppo"),
                     "old_status_label": "Active",
                     "old_status_type": "active",
                     "new_status_label": self.rng.choice(["Won", "Lost"]),
@@ -471,7 +503,7 @@ class Generator:
                 lead_id,
                 when,
                 {
-                    "task_id": new_id("task"),
+                    "task_id": self.new_id("task"),
                     "task_text": self.rng.choice(["Send proposal", "Call back"]),
                 },
             )
@@ -485,7 +517,7 @@ class Generator:
                 lead_id,
                 when,
                 {
-                    "external_whatsapp_message_id": new_id("wa")[3:20],
+                    "external_whatsapp_message_id": self.new_id("wa")[3:20],
                     "direction": "incoming",
                     "message_markdown": text,
                     "message_html": f"<p>{text}</p>",
@@ -579,3 +611,136 @@ def demo_org_key(conn: Connection) -> str | None:
     if row is None:
         return None
     return accounts.create_api_key(conn, row.id, row.created_by)
+
+
+# ``crmapi seed``: a large, deterministic dataset for benchmarks and tenancy checks.
+
+SEED_END = datetime(2025, 6, 30, tzinfo=UTC)  # fixed, so a --seed always gives the same rows
+OTHER_ORG_SHARE = 10  # each extra organization gets 1/10th of the first one's rows
+BATCH = 50_000  # activities per transaction
+ACTIVITY_COLUMNS = (
+    "id",
+    "organization_id",
+    "type",
+    "lead_id",
+    "contact_id",
+    "user_id",
+    "created_by",
+    "updated_by",
+    "date_created",
+    "date_updated",
+    "activity_at",
+    "thread_id",
+    "custom_activity_type_id",
+    "data",
+)
+_NOT_DATA = frozenset(ACTIVITY_COLUMNS) | {"_type"}
+LEAD_COLUMNS = tuple(c.name for c in t.lead.columns)
+CONTACT_COLUMNS = tuple(c.name for c in t.contact.columns)
+_JSON_COLUMNS = frozenset({"addresses", "custom", "emails", "phones", "urls"})
+
+
+def activity_row(values: dict[str, Any]) -> tuple[Any, ...]:
+    """An activity object as a table row (what ``store.row_values`` stores, JSON encoded)."""
+    g = values.get
+    data = {k: v for k, v in values.items() if k not in _NOT_DATA}
+    return (
+        values["id"],
+        values["organization_id"],
+        values["_type"],
+        values["lead_id"],
+        g("contact_id"),
+        g("user_id"),
+        g("created_by"),
+        g("updated_by"),
+        values["date_created"],
+        values["date_updated"],
+        values["activity_at"],
+        g("thread_id"),
+        g("custom_activity_type_id"),
+        orjson.dumps(data).decode(),
+    )
+
+
+def _plain_row(values: dict[str, Any], columns: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(
+        orjson.dumps(values[c]).decode() if c in _JSON_COLUMNS else values.get(c) for c in columns
+    )
+
+
+@dataclass
+class Seeded:
+    organization_id: str
+    api_key: str
+    leads: int
+    activities: int
+    lead_ids: list[str]
+
+
+def populate(
+    db: Database,
+    n_leads: int,
+    n_activities: int,
+    n_orgs: int = 1,
+    seed: int = 1,
+    *,
+    users: int = 8,
+    years: int = 3,
+    progress: Callable[[int], None] = lambda _n: None,
+) -> list[Seeded]:
+    """Seed ``n_orgs`` organizations; the first has ``n_leads`` and ``n_activities``.
+
+    Every activity count includes each lead's ``Created`` activity. Other organizations get
+    a tenth as much, so every query also has rows it must not return.
+    """
+    rng = random.Random(seed)
+    start = SEED_END - timedelta(days=365 * years)
+    out = []
+    # Building the secondary indexes once at the end is several times faster than keeping
+    # them up to date row by row. The generated rows hold no cycles: the cycle collector
+    # would only rescan tens of thousands of live dicts after every batch.
+    gc.disable()
+    try:
+        with bulk.indexes_dropped(db, t.activity):
+            for k in range(n_orgs):
+                out.append(_populate_org(db, k, n_leads, n_activities, users, rng, start, progress))
+    finally:
+        gc.enable()
+    return out
+
+
+def _populate_org(
+    db: Database,
+    k: int,
+    n_leads: int,
+    n_activities: int,
+    users: int,
+    rng: random.Random,
+    start: datetime,
+    progress: Callable[[int], None],
+) -> Seeded:
+    share = 1 if k == 0 else OTHER_ORG_SHARE
+    with db.write() as conn:
+        org = create_demo_org(
+            conn, f"Seeded{k + 1} Company", f"owner@seeded{k + 1}.example", users, rng
+        )
+    gen = Generator(org, rng, start, SEED_END)
+    leads = max(1, n_leads // share)
+    total = max(leads, n_activities // share)
+    lead_ids = _load_leads(db, gen, leads)
+    bulk.load(db, "activity", ACTIVITY_COLUMNS, map(activity_row, gen.created_activities(lead_ids)))
+    progress(leads)
+    done = leads
+    while done < total:
+        batch = gen.activities(lead_ids, min(BATCH, total - done))[: total - done]
+        bulk.load(db, "activity", ACTIVITY_COLUMNS, [activity_row(a) for a in batch])
+        done += len(batch)
+        progress(len(batch))
+    return Seeded(org.id, org.key, leads, done, lead_ids)
+
+
+def _load_leads(db: Database, gen: Generator, n: int) -> list[str]:
+    leads, contacts = gen.leads(n)
+    bulk.load(db, "lead", LEAD_COLUMNS, [_plain_row(r, LEAD_COLUMNS) for r in leads])
+    bulk.load(db, "contact", CONTACT_COLUMNS, [_plain_row(r, CONTACT_COLUMNS) for r in contacts])
+    return [lead["id"] for lead in leads]
