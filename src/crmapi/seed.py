@@ -292,9 +292,12 @@ class Generator:
         out: list[dict[str, Any]] = []
         # One slot per percent of the MIX: a single choice() picks the kind.
         makers = [getattr(self, f"_{kind.lower()}") for kind, w in MIX for _ in range(w)]
-        choice, moment = self.rng.choice, self.moment
+        choice, random_, moment = self.rng.choice, self.rng.random, self.moment
+        count = len(lead_ids)
         while len(out) < n:
-            lead_id = choice(lead_ids)
+            # Skewed like a real CRM: a few hot leads hold thousands of activities, the
+            # median lead a few dozen (lead i is picked with density ~ 1/sqrt(i)).
+            lead_id = lead_ids[int(count * random_() ** 2)]
             make = choice(makers)
             out.extend(make(lead_id, moment(self.created_at[lead_id]), self.threads))
         return out

@@ -1,0 +1,385 @@
+"""The crmapi benchmark: ``make bench`` (full, 1M activities) or ``make bench-quick`` (10k).
+
+For each backend it seeds (once, cached under --data-dir), measures the in-process floor,
+starts ``crmapi serve`` with 1 and 2 workers and Datasette side by side, and loads each with
+wrk from a separate process. Rounds are interleaved so every ratio compares numbers taken
+seconds apart; the median of the rounds is reported. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shlex
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import infra, report  # noqa: E402
+from bench.queries import Floor, Query, datasette_url, pick_lead, queries  # noqa: E402
+
+
+@dataclass
+class Config:
+    sizes: list[int]
+    main: int
+    rounds: int
+    seconds: float
+    workers: list[int]
+    soak: float
+    plot: bool
+    skips: list[int]
+
+
+FULL = Config([10_000, 100_000, 1_000_000], 1_000_000, 3, 10, [1, 2], 300, True,
+              [0, 1_000, 10_000, 50_000])  # fmt: skip
+QUICK = Config([10_000], 10_000, 1, 1, [1], 0, False, [])
+
+CONNECTIONS = 32
+WRITE_CONNECTIONS = 16
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="10k activities, 1 s rounds")
+    ap.add_argument("--data-dir", default="/tmp/crmapi-bench", type=Path)
+    ap.add_argument("--backends", default="sqlite,postgres")
+    ap.add_argument("--out", type=Path, help="write the markdown report here")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--seconds", type=float)
+    ap.add_argument("--soak", type=float, help="soak seconds (0 = skip)")
+    ap.add_argument("--no-datasette", action="store_true")
+    args = ap.parse_args()
+    cfg = QUICK if args.quick else FULL
+    if args.rounds:
+        cfg.rounds = args.rounds
+    if args.seconds:
+        cfg.seconds = args.seconds
+    if args.soak is not None:
+        cfg.soak = args.soak
+    base: Path = args.data_dir
+    base.mkdir(parents=True, exist_ok=True)
+    logs = base / "logs"
+    logs.mkdir(exist_ok=True)
+    results: dict[str, Any] = {
+        "command": " ".join(shlex.quote(a) for a in sys.argv),
+        "config": cfg.__dict__,
+        "loader": "wrk" if infra.have_wrk() else "python threads (wrk not installed)",
+        "machine": machine(),
+        "backends": {},
+    }
+    datasette_venv = None if args.no_datasette else _datasette(base, args.quick)
+    results["machine"]["datasette"] = _datasette_version(datasette_venv)
+    pg = None
+    for backend in args.backends.split(","):
+        if backend == "postgres":
+            try:
+                pg = infra.Postgres(base / "pg")
+                pg.start()
+            except (RuntimeError, subprocess.CalledProcessError) as exc:
+                print(f"postgres: skipped ({exc})", flush=True)
+                results["backends"]["postgres"] = {"skipped": str(exc)}
+                pg = None
+                continue
+            results["machine"]["postgres"] = _pg_version(pg)
+        try:
+            results["backends"][backend] = run_backend(
+                backend, cfg, base, logs, pg, datasette_venv if backend == "sqlite" else None
+            )
+        finally:
+            if pg is not None:
+                pg.stop()
+                pg = None
+    text = report.render(results)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+        if cfg.plot:
+            report.plot(results, args.out.with_suffix(".png"))
+
+
+def run_backend(
+    backend: str,
+    cfg: Config,
+    base: Path,
+    logs: Path,
+    pg: infra.Postgres | None,
+    datasette_venv: Path | None,
+) -> dict[str, Any]:
+    print(f"== {backend}", flush=True)
+    sizes = cfg.sizes if backend == "sqlite" else [cfg.main]
+    datasets = {n: infra.ensure_dataset(backend, n, base, pg) for n in sizes}
+    ds = datasets[cfg.main]
+    out: dict[str, Any] = {"size": cfg.main, "seed": ds.info}
+    lead = pick_lead(ds)
+    qs = queries(lead)
+    out["lead"] = lead
+    out["queries"] = {q.name: q.label for q in qs}
+    servers = {w: infra.start_crmapi(ds, w, logs) for w in cfg.workers}
+    peer = (
+        infra.start_datasette(ds, datasette_venv, logs)
+        if datasette_venv is not None and ds.path
+        else None
+    )
+    floor = Floor(ds)
+    rounds: list[dict[str, Any]] = []
+    try:
+        for r in range(cfg.rounds):
+            print(f"  round {r + 1}/{cfg.rounds}", flush=True)
+            rounds.append(one_round(qs, ds, servers, peer, floor, cfg.seconds))
+        out["reads"] = summarise(rounds)
+        out["writes"] = writes(ds, servers, cfg.seconds)
+        out["locked_in_logs"] = sum(
+            s.log.read_text(errors="replace").count("database is locked") for s in servers.values()
+        )
+        if cfg.skips:
+            out["skips"] = skip_curve(ds, servers[1], floor, cfg)
+        if cfg.soak and backend == "sqlite":
+            out["soak"] = soak(ds, servers[1], qs[0], cfg.soak)
+    finally:
+        floor.close()
+        for s in servers.values():
+            s.stop()
+        if peer:
+            peer.stop()
+        cleanup(ds, lead)
+    if cfg.plot and backend == "sqlite":
+        out["sizes"] = size_curve(datasets, cfg, logs)
+    return out
+
+
+def one_round(
+    qs: list[Query],
+    ds: infra.Dataset,
+    servers: dict[int, infra.Server],
+    peer: infra.Server | None,
+    floor: Floor,
+    seconds: float,
+) -> dict[str, Any]:
+    got: dict[str, Any] = {}
+    for q in qs:
+        row: dict[str, Any] = {"floor": floor.run(q.params, seconds)}
+        for w, server in servers.items():
+            row[f"{w}w"] = infra.load(
+                server.base() + q.path(), seconds, CONNECTIONS, ds.auth, pid=server.proc.pid
+            )
+        if peer is not None and q.datasette:
+            row["datasette"] = infra.load(
+                datasette_url(peer.base(), ds, q.params), seconds, CONNECTIONS, pid=peer.proc.pid
+            )
+        got[q.name] = row
+        print(f"    {q.name:12} " + _brief(row), flush=True)
+    return got
+
+
+def _brief(row: dict[str, Any]) -> str:
+    return "  ".join(
+        f"{k}={v['rps']:.0f}/s" + (f" err={v['errors']}" if v.get("errors") else "")
+        for k, v in row.items()
+    )
+
+
+def summarise(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of each metric over the rounds."""
+    out: dict[str, Any] = {}
+    for name in rounds[0]:
+        out[name] = {}
+        for target in rounds[0][name]:
+            runs = [r[name][target] for r in rounds]
+            out[name][target] = {
+                k: statistics.median(run[k] for run in runs)
+                for k in runs[0]
+                if isinstance(runs[0][k], int | float)
+            }
+            out[name][target]["rounds_rps"] = [round(run["rps"], 1) for run in runs]
+    return out
+
+
+def writes(ds: infra.Dataset, servers: dict[int, infra.Server], seconds: float) -> dict[str, Any]:
+    lead = ds.info["organizations"][0]["first_lead_id"]
+    out = {}
+    for w, server in servers.items():
+        res = infra.load(
+            server.base() + "/api/v1/activity/note/",
+            seconds,
+            WRITE_CONNECTIONS,
+            ds.auth,
+            write_lead=lead,
+            pid=server.proc.pid,
+        )
+        out[f"{w}w"] = res
+        print(f"  writes {w}w: {res['rps']:.0f}/s errors={res['errors']}", flush=True)
+    return out
+
+
+def skip_curve(
+    ds: infra.Dataset, server: infra.Server, floor: Floor, cfg: Config
+) -> list[dict[str, Any]]:
+    out = []
+    for skip in cfg.skips:
+        params = {"_skip": str(skip)}
+        path = "/api/v1/activity/?" + "&".join(f"{k}={v}" for k, v in params.items())
+        res = infra.load(server.base() + path, cfg.seconds / 2, CONNECTIONS, ds.auth)
+        fl = floor.run(params, cfg.seconds / 2)
+        out.append({"skip": skip, "ms": 1000 / max(res["rps"], 1e-9), "floor_ms": fl["ms"]})
+        print(f"  skip {skip}: {res['rps']:.0f}/s floor {fl['rps']:.0f}/s", flush=True)
+    return out
+
+
+def size_curve(
+    datasets: dict[int, infra.Dataset], cfg: Config, logs: Path
+) -> list[dict[str, Any]]:
+    """Cost of a page (ms of a single worker per request) against the dataset size."""
+    out = []
+    for size, ds in datasets.items():
+        lead = pick_lead(ds)
+        server = infra.start_crmapi(ds, 1, logs)
+        try:
+            row: dict[str, Any] = {"size": size}
+            for q in queries(lead):
+                if q.name not in ("lead", "org_window"):
+                    continue
+                rps = statistics.median(
+                    infra.load(server.base() + q.path(), cfg.seconds / 2, CONNECTIONS, ds.auth)[
+                        "rps"
+                    ]
+                    for _ in range(cfg.rounds)
+                )
+                row[q.name] = 1000 / max(rps, 1e-9)
+            out.append(row)
+            print(f"  size {size:,}: {row}", flush=True)
+        finally:
+            server.stop()
+    return out
+
+
+def soak(ds: infra.Dataset, server: infra.Server, q: Query, seconds: float) -> dict[str, Any]:
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        began = time.monotonic()
+        while not done.is_set():
+            samples.append((time.monotonic() - began, infra.rss_mb(server.proc.pid)))
+            done.wait(5)
+
+    th = threading.Thread(target=sample)
+    th.start()
+    try:
+        res = infra.load(server.base() + q.path(), seconds, CONNECTIONS, ds.auth)
+    finally:
+        done.set()
+        th.join()
+    rss = [s[1] for s in samples]
+    tail = samples[len(samples) // 5 :]  # ignore warm-up
+    slope = _slope(tail) * 60 if len(tail) > 2 else 0.0
+    print(f"  soak: max RSS {max(rss):.0f} MB, trend {slope:+.2f} MB/min", flush=True)
+    return {
+        "seconds": seconds,
+        "rps": res["rps"],
+        "errors": res["errors"],
+        "rss_start": rss[0],
+        "rss_max": max(rss),
+        "rss_end": rss[-1],
+        "slope_mb_per_min": slope,
+    }
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs) or 1.0
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den
+
+
+def cleanup(ds: infra.Dataset, lead: str) -> None:
+    """Remove what the write mix added, so the cached dataset stays the seeded one."""
+    from sqlalchemy import create_engine, text
+
+    from crmapi.storage.db import normalize_url
+
+    engine = create_engine(normalize_url(ds.url))
+    with engine.begin() as conn:
+        org = ds.org["organization_id"]
+        start = "2025-07-01"  # seeded rows all predate seed.SEED_END
+        conn.execute(
+            text("DELETE FROM activity WHERE organization_id = :o AND date_created > :s"),
+            {"o": org, "s": start},
+        )
+        conn.execute(
+            text("DELETE FROM event WHERE organization_id = :o AND date_created > :s"),
+            {"o": org, "s": start},
+        )
+    engine.dispose()
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import orjson
+    import sqlalchemy
+    import starlette
+    import uvicorn
+
+    wrk = "none"
+    if infra.have_wrk():
+        wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0]
+    git = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=infra.ROOT
+    ).stdout.strip()
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    return {
+        "cpu": cpu,
+        "cores": len(__import__("os").sched_getaffinity(0)),
+        "memory_gb": round(int(mem) / 2**20, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "sqlalchemy": sqlalchemy.__version__,
+        "starlette": starlette.__version__,
+        "uvicorn": uvicorn.__version__,
+        "orjson": orjson.__version__,
+        "wrk": wrk,
+        "commit": git,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def _datasette(base: Path, quick: bool) -> Path | None:
+    venv = base / "datasette-venv"
+    if quick and not (venv / "bin" / "datasette").exists():
+        return None  # the smoke test does not install anything
+    return infra.ensure_datasette(venv)
+
+
+def _datasette_version(venv: Path | None) -> str:
+    if venv is None:
+        return "not run"
+    out = subprocess.run([str(venv / "bin" / "datasette"), "--version"], capture_output=True)
+    return out.stdout.decode().strip()
+
+
+def _pg_version(pg: infra.Postgres) -> str:
+    import psycopg
+
+    with psycopg.connect(pg.url()) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "?"
+
+
+if __name__ == "__main__":
+    main()
