@@ -72,36 +72,56 @@ def render_rows(
     names = user_names(conn, ids)
     out = []
     by_type: dict[str, list[dict[str, Any]]] = {}
+    get = names.get
     for r in rows:
-        spec = BY_TYPE[r.type]
-        obj = {**spec.defaults, **r.data}
+        type_name = r.type
+        spec, defaults, hidden = _shape(type_name)
+        obj = dict(defaults)
+        obj.update(r.data)
+        user_id, created_by, updated_by = r.user_id, r.created_by, r.updated_by
         obj["id"] = r.id
-        obj["_type"] = r.type
+        obj["_type"] = type_name
         obj["organization_id"] = r.organization_id
         obj["lead_id"] = r.lead_id
         obj["contact_id"] = r.contact_id
-        obj["user_id"] = r.user_id
-        obj["user_name"] = names.get(r.user_id)
-        obj["created_by"] = r.created_by
-        obj["created_by_name"] = names.get(r.created_by)
-        obj["updated_by"] = r.updated_by
-        obj["updated_by_name"] = names.get(r.updated_by)
+        obj["user_id"] = user_id
+        obj["user_name"] = get(user_id)
+        obj["created_by"] = created_by
+        obj["created_by_name"] = get(created_by)
+        obj["updated_by"] = updated_by
+        obj["updated_by_name"] = get(updated_by)
         obj["date_created"] = r.date_created
         obj["date_updated"] = r.date_updated
         obj["activity_at"] = r.activity_at
-        if spec.on_request and (fields is None or not fields & spec.on_request):
-            for name in spec.on_request:
+        if hidden and (fields is None or not fields & hidden):
+            for name in hidden:
                 obj.pop(name, None)
-        if r.type in preview and spec.preview_fields:
+        if type_name in preview and spec.preview_fields:
             obj = {k: obj[k] for k in spec.preview_fields if k in obj}
         out.append(obj)
-        by_type.setdefault(r.type, []).append(obj)
+        group = by_type.get(type_name)
+        if group is None:
+            by_type[type_name] = [obj]
+        else:
+            group.append(obj)
     for type_name, objs in by_type.items():
         spec = BY_TYPE[type_name]
         # Expansions fill computed fields; skip their query when _fields asks for none.
         if spec.expand is not None and (fields is None or fields & spec.expanded_fields):
             spec.expand(conn, objs[0]["organization_id"], objs)
     return out
+
+
+_SHAPES: dict[str, tuple[ActivitySpec, dict[str, Any], frozenset[str]]] = {}
+
+
+def _shape(type_name: str) -> tuple[ActivitySpec, dict[str, Any], frozenset[str]]:
+    """A type's spec, defaults and on-request fields, computed once per process."""
+    found = _SHAPES.get(type_name)
+    if found is None:
+        spec = BY_TYPE[type_name]
+        found = _SHAPES[type_name] = (spec, spec.defaults, spec.on_request)
+    return found
 
 
 def row_values(values: dict[str, Any]) -> dict[str, Any]:
