@@ -210,7 +210,7 @@ def list_leads(ctx: Ctx) -> dict[str, Any]:
     scope = L.c.organization_id == ctx.org
     with ctx.db.read() as conn:
         total = conn.execute(qc.count(L, query, scope)).scalar_one()
-        rows = conn.execute(qc.page(select(L), L, query, scope)).all() if query.limit else []
+        rows = conn.execute(qc.page(select(L), L, query, scope)).all()
         items = render_rows(conn, ctx.org, rows)
     return listing(items, query, total_results=total)
 
