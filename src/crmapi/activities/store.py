@@ -124,7 +124,9 @@ def row_values(values: dict[str, Any]) -> dict[str, Any]:
     columns["type"] = values["_type"]
     columns["thread_id"] = values.get("thread_id")
     columns["custom_activity_type_id"] = values.get("custom_activity_type_id")
-    skip = set(columns) | {"_type", "user_name", "created_by_name", "updated_by_name"}
+    # thread_id and custom_activity_type_id stay in data too: they are fields of their types.
+    skip = set(columns) - {"thread_id", "custom_activity_type_id"}
+    skip |= {"_type", "user_name", "created_by_name", "updated_by_name"}
     columns["data"] = {k: v for k, v in values.items() if k not in skip}
     return columns
 
