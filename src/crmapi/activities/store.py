@@ -89,9 +89,13 @@ def render_rows(
         obj["date_created"] = r.date_created
         obj["date_updated"] = r.date_updated
         obj["activity_at"] = r.activity_at
-        if spec.on_request and (fields is None or not fields & spec.on_request):
+        if spec.on_request:
+            # Transcripts and the like are returned only when _fields asks for them.
             for name in spec.on_request:
-                obj.pop(name, None)
+                if fields is not None and name in fields:
+                    obj.setdefault(name, None)
+                else:
+                    obj.pop(name, None)
         if r.type in preview and spec.preview_fields:
             obj = {k: obj[k] for k in spec.preview_fields if k in obj}
         out.append(obj)
