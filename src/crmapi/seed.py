@@ -637,7 +637,10 @@ ACTIVITY_COLUMNS = (
     "custom_activity_type_id",
     "data",
 )
-_NOT_DATA = frozenset(ACTIVITY_COLUMNS) | {"_type"}
+# thread_id and custom_activity_type_id are columns and fields of their types (store.row_values).
+_NOT_DATA = frozenset(ACTIVITY_COLUMNS) - {"thread_id", "custom_activity_type_id", "data"} | {
+    "_type"
+}
 LEAD_COLUMNS = tuple(c.name for c in t.lead.columns)
 CONTACT_COLUMNS = tuple(c.name for c in t.contact.columns)
 _JSON_COLUMNS = frozenset({"addresses", "custom", "emails", "phones", "urls"})
