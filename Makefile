@@ -31,3 +31,16 @@ clean:
 # Pre-release: regenerate the single initial migration after changing storage/tables.py.
 schema: $(STAMP)
 	$(BIN)/python scripts/regen_migration.py
+
+# Benchmarks (docs/performance.md). Needs wrk (`apt-get install wrk`) and PostgreSQL binaries;
+# datasets are seeded once under /tmp/crmapi-bench and reused. The full run takes ~30 minutes.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py --out docs/performance.md
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
