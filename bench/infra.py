@@ -107,6 +107,12 @@ class Postgres:
         if not (self.data / "PG_VERSION").exists():
             self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
                       "-A", "trust", "-E", "UTF8", "--no-sync")  # fmt: skip
+        if (self.data / "postmaster.pid").exists():  # left running by an interrupted run
+            subprocess.run(
+                [*(["runuser", "-u", "postgres", "--"] if self.as_root else []),
+                 str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"],
+                capture_output=True,
+            )  # fmt: skip
         options = (
             f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "

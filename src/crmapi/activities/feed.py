@@ -1,5 +1,6 @@
 """``GET /activity/``: every type in one list, exactly as Close's seed page defines it."""
 
+import functools
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, or_
@@ -66,8 +67,11 @@ def _thread_mode(params: dict[str, str]) -> str | None:
     return mode
 
 
+@functools.cache
 def _thread_scope(mode: str | None) -> tuple[list[ColumnElement[bool]], frozenset[str]]:
-    """Which types the feed shows, and which are shown stripped down, for each mode."""
+    """Which types the feed shows, and which are shown stripped down, for each mode.
+
+    Cached: the registry is fixed at import, and callers only read the result."""
     hidden = [s.type for s in BY_TYPE.values() if not s.in_default_feed]
     if mode is None:
         return [store.A.c.type.not_in(hidden)], frozenset()
@@ -81,6 +85,6 @@ def list_feed(ctx: Ctx) -> dict[str, Any]:
     query = grammar.parse(ctx.params, FEED, ctx.tz)
     extra, preview = _thread_scope(mode)
     with ctx.db.read() as conn:
-        rows = store.fetch_page(conn, ctx.org, query, extra)
-        items = store.render_rows(conn, rows[: query.limit + 1], query.fields, preview)
+        rows = store.fetch_page(conn, ctx.org, query, extra, extra_key=("feed", mode))
+        items = store.render_rows(conn, rows, query.fields, preview)
     return listing(items, query)

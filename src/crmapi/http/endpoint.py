@@ -116,18 +116,23 @@ def dispatcher(ops: Mapping[str, Op]) -> Callable[[Request], Any]:
         state = request.app.state
         body = await _body(request, state.settings.max_body_bytes)
         params = _params(request, body, method)
+        # SQLite reads are short, in-process and never wait on a lock (WAL): running them on
+        # the event loop saves the two thread hand-offs per request, a sixth of a feed page's
+        # CPU. Writes (BEGIN IMMEDIATE may wait) and PostgreSQL (network) use the threadpool.
+        inline = method == "GET" and state.db.dialect == "sqlite"
+        path = request.scope["path"]  # request.url would parse and rebuild the whole URL
         header = request.headers.get("authorization")
         tz = dates.parse_tz_offset(request.headers.get("x-tz-offset"))
 
         def run() -> tuple[Any, dict[str, str]]:
             principal = state.auth.authenticate(header, state.db.read)
-            headers = state.limiter.check(principal, op.group or request.url.path)
+            headers = state.limiter.check(principal, op.group or path)
             ctx = Ctx(
                 principal=principal,
                 db=state.db,
                 settings=state.settings,
                 method=method,
-                path=request.url.path,
+                path=path,
                 params=params,
                 body=body or {},
                 path_params=dict(request.path_params),
@@ -136,7 +141,10 @@ def dispatcher(ops: Mapping[str, Op]) -> Callable[[Request], Any]:
             )
             return op.handler(ctx), headers
 
-        result, headers = await run_in_threadpool(run)
+        if inline:
+            result, headers = run()
+        else:
+            result, headers = await run_in_threadpool(run)
         if isinstance(result, Response):
             result.headers.update(headers)
             return result
