@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 WRK_LUA = Path(__file__).resolve().parent / "wrk.lua"
 TICK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def free_port() -> int:
@@ -51,10 +51,8 @@ def tree(pid: int) -> list[int]:
         p = todo.pop()
         out.append(p)
         for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
+            with contextlib.suppress(OSError):
                 todo.extend(int(c) for c in (task / "children").read_text().split())
-            except OSError:
-                pass
     return out
 
 
@@ -69,14 +67,22 @@ def cpu_seconds(pid: int) -> float:
     return total / TICK
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of the process tree: ``VmRSS`` (all), or ``RssAnon`` (private heap).
+
+    SQLite maps the database file (``PRAGMA mmap_size``) in every pooled connection, and each
+    mapping of the same cached file pages counts again in VmRSS: it measures the page cache,
+    not the server. RssAnon is what the server itself allocates.
+    """
     total = 0
     for p in tree(pid):
         try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1])
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    total += int(line.split()[1])
         except OSError:
             continue
-    return total * PAGE / 2**20
+    return total / 1024
 
 
 # --- PostgreSQL (a cluster kept under the bench directory between runs) ---------------------

@@ -46,10 +46,13 @@ def queries(lead: str) -> list[Query]:
         ),
         Query("skip", "org-wide page, _skip=10000", {"_skip": "10000"}),
         Query(
-            "type_in", "lead page, _type__in=Call,Email,Note",
+            "type_in",
+            "lead page, _type__in=Call,Email,Note",
             {"lead_id": lead, "_type__in": "Call,Email,Note"},
         ),  # fmt: skip
-        Query("threads", "lead page, thread_emails=only", {"lead_id": lead, "thread_emails": "only"}),
+        Query(
+            "threads", "lead page, thread_emails=only", {"lead_id": lead, "thread_emails": "only"}
+        ),
     ]
 
 

@@ -9,6 +9,7 @@ seconds apart; the median of the rounds is reported. See docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import shlex
 import sqlite3
@@ -23,8 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import infra, report  # noqa: E402
-from bench.queries import Floor, Query, datasette_url, pick_lead, queries  # noqa: E402
+from bench import infra, report
+from bench.queries import Floor, Query, datasette_url, pick_lead, queries
 
 
 @dataclass
@@ -57,7 +58,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--soak", type=float, help="soak seconds (0 = skip)")
     ap.add_argument("--no-datasette", action="store_true")
+    ap.add_argument("--render", type=Path, help="only re-render a saved last-results.json")
     args = ap.parse_args()
+    if args.render:
+        publish(json.loads(args.render.read_text()), args.out, True)
+        return
     cfg = QUICK if args.quick else FULL
     if args.rounds:
         cfg.rounds = args.rounds
@@ -98,12 +103,17 @@ def main() -> None:
             if pg is not None:
                 pg.stop()
                 pg = None
+    (base / "last-results.json").write_text(json.dumps(results, indent=1))
+    publish(results, args.out, cfg.plot)
+
+
+def publish(results: dict[str, Any], out: Path | None, plot: bool) -> None:
     text = report.render(results)
     print(text)
-    if args.out:
-        args.out.write_text(text)
-        if cfg.plot:
-            report.plot(results, args.out.with_suffix(".png"))
+    if out:
+        out.write_text(text)
+        if plot:
+            report.plot(results, out.with_suffix(".png"))
 
 
 def run_backend(
@@ -229,14 +239,14 @@ def skip_curve(
         path = "/api/v1/activity/?" + "&".join(f"{k}={v}" for k, v in params.items())
         res = infra.load(server.base() + path, cfg.seconds / 2, CONNECTIONS, ds.auth)
         fl = floor.run(params, cfg.seconds / 2)
-        out.append({"skip": skip, "ms": 1000 / max(res["rps"], 1e-9), "floor_ms": fl["ms"]})
+        # A page slower than the run itself completes nothing: no cost to report.
+        ms = 1000 / res["rps"] if res["requests"] else None
+        out.append({"skip": skip, "ms": ms, "floor_ms": fl["ms"]})
         print(f"  skip {skip}: {res['rps']:.0f}/s floor {fl['rps']:.0f}/s", flush=True)
     return out
 
 
-def size_curve(
-    datasets: dict[int, infra.Dataset], cfg: Config, logs: Path
-) -> list[dict[str, Any]]:
+def size_curve(datasets: dict[int, infra.Dataset], cfg: Config, logs: Path) -> list[dict[str, Any]]:
     """Cost of a page (ms of a single worker per request) against the dataset size."""
     out = []
     for size, ds in datasets.items():
@@ -262,13 +272,16 @@ def size_curve(
 
 
 def soak(ds: infra.Dataset, server: infra.Server, q: Query, seconds: float) -> dict[str, Any]:
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, float, float]] = []
     done = threading.Event()
 
     def sample() -> None:
         began = time.monotonic()
         while not done.is_set():
-            samples.append((time.monotonic() - began, infra.rss_mb(server.proc.pid)))
+            pid = server.proc.pid
+            samples.append(
+                (time.monotonic() - began, infra.rss_mb(pid, "RssAnon"), infra.rss_mb(pid))
+            )
             done.wait(5)
 
     th = threading.Thread(target=sample)
@@ -279,9 +292,9 @@ def soak(ds: infra.Dataset, server: infra.Server, q: Query, seconds: float) -> d
         done.set()
         th.join()
     rss = [s[1] for s in samples]
-    tail = samples[len(samples) // 5 :]  # ignore warm-up
+    tail = [(s[0], s[1]) for s in samples[len(samples) // 5 :]]  # ignore warm-up
     slope = _slope(tail) * 60 if len(tail) > 2 else 0.0
-    print(f"  soak: max RSS {max(rss):.0f} MB, trend {slope:+.2f} MB/min", flush=True)
+    print(f"  soak: max private RSS {max(rss):.0f} MB, trend {slope:+.2f} MB/min", flush=True)
     return {
         "seconds": seconds,
         "rps": res["rps"],
@@ -290,6 +303,7 @@ def soak(ds: infra.Dataset, server: infra.Server, q: Query, seconds: float) -> d
         "rss_max": max(rss),
         "rss_end": rss[-1],
         "slope_mb_per_min": slope,
+        "vmrss_max": max(s[2] for s in samples),
     }
 
 

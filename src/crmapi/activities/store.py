@@ -26,6 +26,7 @@ from crmapi.query import compile as qc
 from crmapi.query.model import ListQuery
 from crmapi.resources.users import full_name
 from crmapi.storage import tables as t
+from crmapi.util.jsonutil import loads
 
 A = t.activity
 COLUMNS = (
@@ -90,7 +91,33 @@ def fetch_page(
         (extra_key, slim), columns, A, query, lambda org: and_(A.c.organization_id == org, *where)
     )
     params["org"] = org_id
+    if conn.dialect.name == "sqlite":
+        return _driver_rows(conn, template, params)
     rows = conn.execute(template, params).all()
+    return rows
+
+
+# SQLite pages skip SQLAlchemy's execution context and Row objects (a sixth of a page's CPU):
+# each cached statement is compiled once to SQL text and its parameter order, then run on the
+# driver cursor inside the connection's transaction. ``data`` comes back as JSON text.
+_DRIVER_SQL: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+
+
+def _driver_rows(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[Any]:
+    entry = _DRIVER_SQL.get(stmt)
+    if entry is None:
+        compiled = stmt.compile(dialect=conn.dialect)
+        expanded = compiled.construct_expanded_state(dict.fromkeys(params))
+        entry = (expanded.statement, tuple(expanded.positiontup or ()), expanded.parameters)
+        if len(_DRIVER_SQL) >= 1024:
+            _DRIVER_SQL.clear()
+        _DRIVER_SQL[stmt] = entry
+    sql, names, literals = entry
+    if not conn.in_transaction():
+        conn.begin()  # the read snapshot (BEGIN) every other query of the request shares
+    values = [params[n] if n in params else literals[n] for n in names]
+    cursor = conn.connection.driver_connection.execute(sql, values)  # type: ignore[union-attr]
+    rows: list[Any] = cursor.fetchall()
     return rows
 
 
@@ -155,7 +182,7 @@ def render_rows(
         spec, defaults, hidden = _shape(type_name)
         obj = dict(defaults)
         if data:
-            obj.update(data)
+            obj.update(loads(data) if data.__class__ is str else data)
         obj["id"] = id_
         obj["_type"] = type_name
         obj["organization_id"] = org_id
