@@ -165,7 +165,7 @@ def find_thread(wc: Any, email: dict[str, Any], parent: dict[str, Any] | None) -
     if not matches:
         return None
     latest = max(matches, key=lambda r: (r.activity_at, r.id))
-    return str(latest.thread_id)
+    return str(latest.data["thread_id"])
 
 
 def start_thread(wc: Any, email: dict[str, Any]) -> str:
