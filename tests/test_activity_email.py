@@ -76,10 +76,12 @@ def test_it_creates_each_status_as_close_does(
 ) -> None:
     email = _post(api, lead, **body)
     assert {k: email[k] for k in expected} == expected
-    assert email["_type"] == "Email" and email["thread_id"].startswith("acti_")
+    assert email["_type"] == "Email"
+    assert email["thread_id"].startswith("acti_")
     assert "send_in" not in email
     if email["status"] in ("sent", "inbox"):
-        assert email["date_sent"] is not None and email["activity_at"] == email["date_sent"]
+        assert email["date_sent"] is not None
+        assert email["activity_at"] == email["date_sent"]
     if email["status"] in ("draft", "error"):
         assert email["activity_at"] == email["date_created"]
     assert api.ok("GET", f"activity/email/{email['id']}/") == email
@@ -175,9 +177,11 @@ def test_it_moves_a_draft_only_where_close_allows(
 
 def test_it_sends_a_draft_from_the_outbox(api: Api, lead: Obj) -> None:
     draft = _post(api, lead, status="draft", sender="b@wayne.example", subject="Hi")
-    assert draft["envelope"]["message_id"] is None and draft["envelope"]["date"] is None
+    assert draft["envelope"]["message_id"] is None
+    assert draft["envelope"]["date"] is None
     sent = api.ok("PUT", f"activity/email/{draft['id']}/", {"status": "outbox", "send_in": 10})
-    assert sent["status"] == "sent" and sent["date_sent"] is not None
+    assert sent["status"] == "sent"
+    assert sent["date_sent"] is not None
     assert sent["activity_at"] == sent["date_sent"] != draft["activity_at"]
     assert sent["date_created"] == draft["date_created"]
     assert sent["message_ids"] == [f"<{draft['id']}@wayne.example>"]
@@ -207,7 +211,8 @@ def test_it_refuses_to_modify_what_is_not_a_draft(api: Api, lead: Obj, status: s
         assert response.json()["errors"][0].startswith("Only drafts can be modified")
     # Re-sending what is stored (an exported object) changes nothing and is fine.
     same = api.ok("PUT", f"activity/email/{email['id']}/", {"subject": "Hi", "id": email["id"]})
-    assert same["subject"] == "Hi" and same["status"] == status
+    assert same["subject"] == "Hi"
+    assert same["status"] == status
 
 
 def test_it_builds_the_envelope(api: Api, lead: Obj) -> None:

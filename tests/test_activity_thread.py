@@ -99,7 +99,8 @@ def test_it_shows_a_thread_as_close_does(api: Api, lead: Obj) -> None:
         body_text="Yes.",
     )
     thread = api.ok("GET", f"activity/emailthread/{first['thread_id']}/")
-    assert thread["_type"] == "EmailThread" and thread["lead_id"] == lead["id"]
+    assert thread["_type"] == "EmailThread"
+    assert thread["lead_id"] == lead["id"]
     assert thread["n_emails"] == 2
     assert thread["latest_normalized_subject"] == "Plans"
     assert thread["activity_at"] == reply["activity_at"]  # follows the latest email
@@ -174,7 +175,8 @@ def test_it_has_no_thread_create_or_update(api: Api, lead: Obj, verb: str) -> No
     email = _email(api, lead)
     path = "activity/emailthread/" + (f"{email['thread_id']}/" if verb == "PUT" else "")
     response = api.request(verb, path, json={"lead_id": lead["id"]})
-    assert response.status_code == 405 and "error" in response.json()
+    assert response.status_code == 405
+    assert "error" in response.json()
 
 
 def test_it_hides_threads_of_other_organizations(api: Api, other: Api, lead: Obj) -> None:
@@ -240,7 +242,8 @@ def test_it_serves_thread_emails_modes_in_the_feed(
         assert all(e["thread_id"] == first["thread_id"] for e in emails)
     if threads:
         (thread,) = threads
-        assert thread["id"] == first["thread_id"] and thread["n_emails"] == 2
+        assert thread["id"] == first["thread_id"]
+        assert thread["n_emails"] == 2
 
 
 def test_it_rejects_an_unknown_thread_emails_mode(api: Api, lead: Obj) -> None:
