@@ -150,7 +150,8 @@ SPEC = ActivitySpec(
     verbs=frozenset({"list", "get", "create", "update", "delete"}),
     base_update=("contact_id", "activity_at", "user_id"),
     fields=(
-        # Close requires these on create (the lead too, as every type here).
+        # Close requires all of these on create (lead_id too, even when contact_id names it).
+        _required("lead_id", "id", error_key="lead", update=False),
         _required("contact_id", "id", error_key="contact"),
         _required("activity_at", "datetime"),
         _required("external_whatsapp_message_id", "str", max_length=500, update=False),
