@@ -90,8 +90,10 @@ def expand(conn: Connection, org_id: str, threads: list[dict[str, Any]]) -> None
             {k: e.get(k) for k in EMAIL_PREVIEW} for e in mine[:LATEST_EMAILS]
         ]
         thread["users"] = sorted({e["user_id"] for e in mine if e.get("user_id")})
+        subjects = [e["subject"] for e in mine if e.get("subject")]
         if mine:
-            thread["latest_normalized_subject"] = normalize_subject(mine[0].get("subject") or "")
+            # The newest email that has a subject names the thread.
+            thread["latest_normalized_subject"] = normalize_subject(subjects[0] if subjects else "")
 
 
 def detail(conn: Connection, org_id: str, thread: dict[str, Any]) -> None:
