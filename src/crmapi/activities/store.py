@@ -121,10 +121,11 @@ def row_values(values: dict[str, Any]) -> dict[str, Any]:
             "activity_at",
         )
     }
+    # thread_id / custom_activity_type_id are indexed columns AND stay in data, to be rendered.
+    skip = set(columns) | {"_type", "user_name", "created_by_name", "updated_by_name"}
     columns["type"] = values["_type"]
     columns["thread_id"] = values.get("thread_id")
     columns["custom_activity_type_id"] = values.get("custom_activity_type_id")
-    skip = set(columns) | {"_type", "user_name", "created_by_name", "updated_by_name"}
     columns["data"] = {k: v for k, v in values.items() if k not in skip}
     return columns
 
