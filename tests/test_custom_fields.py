@@ -67,9 +67,11 @@ def test_it_keeps_each_object_types_fields_apart(api: Api) -> None:
 def test_it_pages_fields_in_creation_order(api: Api) -> None:
     ids = [_field(api, "lead", name=f"F{i}")["id"] for i in range(3)]
     first = api.ok("GET", "custom_field/lead/", params={"_limit": 2})
-    assert [f["id"] for f in first["data"]] == ids[:2] and first["has_more"] is True
+    assert [f["id"] for f in first["data"]] == ids[:2]
+    assert first["has_more"] is True
     rest = api.ok("GET", "custom_field/lead/", params={"_limit": 2, "_skip": 2})
-    assert [f["id"] for f in rest["data"]] == ids[2:] and rest["has_more"] is False
+    assert [f["id"] for f in rest["data"]] == ids[2:]
+    assert rest["has_more"] is False
     projected = api.ok("GET", "custom_field/lead/", params={"_fields": "id,name"})
     assert projected["data"][0] == {"id": ids[0], "name": "F0"}
 
@@ -296,7 +298,8 @@ def test_it_removes_a_deleted_fields_values_everywhere(api: Api) -> None:
     api.ok("DELETE", f"custom_field/lead/{lead_field['id']}/")
     api.ok("DELETE", f"custom_field/contact/{contact_field['id']}/")
     after = api.ok("GET", f"lead/{lead['id']}/")
-    assert lk not in after and after[kk] == "B"
+    assert lk not in after
+    assert after[kk] == "B"
     assert ck not in after["contacts"][0]
     # A new field never sees an old value.
     response = api.put(f"lead/{lead['id']}/", {lk: "again"})

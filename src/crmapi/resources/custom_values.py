@@ -213,7 +213,8 @@ class _Checker:
     def one(self, d: Definition, value: Any) -> Any:
         if isinstance(value, dict | list):
             raise _Bad("Not a valid value for this field.")
-        return _TYPES.get(d.type, _text)(self, d, value)
+        check: Callable[[_Checker, Definition, Any], Any] = _TYPES.get(d.type, _text)
+        return check(self, d, value)
 
     def members(self) -> dict[str, str]:
         """Member user id -> full name."""
