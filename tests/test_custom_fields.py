@@ -93,6 +93,7 @@ def test_it_pages_fields_in_creation_order(api: Api) -> None:
         ),
         ("lead", {"name": "X", "type": "text", "description": "d" * 281}, {"description": "long"}),
         ("lead", {"name": None, "type": "text"}, {"name": "may not be null"}),
+        ("lead", {"name": "", "type": "text"}, {"name": "may not be blank"}),
         ("activity", {"name": "X", "type": "text"}, {"custom_activity_type_id": "required"}),
         (
             "activity",

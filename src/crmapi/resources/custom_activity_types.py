@@ -22,6 +22,7 @@ from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
 
+BLANK = "This field may not be blank."
 CAT = t.custom_activity_type
 CF = t.custom_field
 FIELDS = FieldSet(
@@ -132,6 +133,11 @@ def _emit(ctx: Ctx, conn: Connection, action: str, **change: Any) -> None:
     )
 
 
+def _check_name(values: dict[str, Any]) -> None:
+    if "name" in values and not str(values["name"]).strip():
+        raise InvalidRequest(field_errors={"name": BLANK})
+
+
 def list_types(ctx: Ctx) -> dict[str, Any]:
     query = grammar.parse(ctx.params, LIST, ctx.tz)
     with ctx.db.read() as conn:
@@ -146,6 +152,7 @@ def get_type(ctx: Ctx) -> dict[str, Any]:
 
 def create_type(ctx: Ctx) -> dict[str, Any]:
     values = FIELDS.validate(ctx.body, creating=True)
+    _check_name(values)
     now = dates.now()
     type_id = new_id("actitype")
     with ctx.db.write() as conn:
@@ -188,6 +195,7 @@ def _field_order(raw: Any, known: set[str]) -> list[str]:
 
 def update_type(ctx: Ctx) -> dict[str, Any]:
     values = FIELDS.validate(ctx.body, creating=False)
+    _check_name(values)
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
         before = render_rows(conn, ctx.org, [row])[0]

@@ -109,6 +109,8 @@ def activity_type_exists(conn: Connection, org_id: str, type_id: str) -> bool:
 def _check_shape(values: dict[str, Any], object_type: str) -> None:
     """Rules between attributes of one definition (``values`` is the merged result)."""
     errors: dict[str, str] = {}
+    if not values["name"].strip():
+        errors["name"] = "This field may not be blank."
     kind = values["type"]
     if kind == "textarea" and object_type != "activity":
         errors["type"] = "textarea fields exist only on custom activities."
