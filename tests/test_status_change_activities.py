@@ -182,11 +182,13 @@ def test_it_logs_an_opportunity_status_change_from_the_opportunity(
     assert [a["id"] for a in listed["data"]] == [created["id"]]
     with app.state.db.read() as conn:
         status = conn.execute(t.opportunity.select().where(t.opportunity.c.id == opp_id)).first()
-    assert status is not None and status.status_id == active["id"]
+    assert status is not None
+    assert status.status_id == active["id"]
     api.ok("DELETE", f"{OPP_PATH}{created['id']}/")
     with app.state.db.read() as conn:
         status = conn.execute(t.opportunity.select().where(t.opportunity.c.id == opp_id)).first()
-    assert status is not None and status.status_id == active["id"]
+    assert status is not None
+    assert status.status_id == active["id"]
 
 
 def _won(api: Api) -> dict[str, Any]:
