@@ -347,3 +347,35 @@ def test_it_logs_custom_field_events(api: Api, app: Any) -> None:
         ("custom_fields.lead", "updated"),
         ("custom_fields.lead", "deleted"),
     ]
+
+
+def test_it_removes_a_deleted_fields_values_from_opportunities(api: Api, app: Any) -> None:
+    from sqlalchemy import insert, select
+
+    from crmapi.storage import tables as t
+    from crmapi.util import dates
+
+    field = _field(api, "opportunity", name="Deal source")
+    keep = _field(api, "opportunity", name="Keep")
+    lead = _lead(api)
+    status_id = api.ok("GET", "status/opportunity/")["data"][0]["id"]
+    now = dates.now()
+    custom = {field["id"]: "Referral", keep["id"]: "yes"}
+    with app.state.db.write() as conn:
+        conn.execute(
+            insert(t.opportunity).values(
+                id="oppo_1",
+                organization_id=api.org_id,
+                lead_id=lead["id"],
+                status_id=status_id,
+                custom=custom,
+                date_created=now,
+                date_updated=now,
+            )
+        )
+    api.ok("DELETE", f"custom_field/opportunity/{field['id']}/")
+    with app.state.db.read() as conn:
+        stored = conn.execute(
+            select(t.opportunity.c.custom).where(t.opportunity.c.id == "oppo_1")
+        ).scalar()
+    assert stored == {keep["id"]: "yes"}
