@@ -45,7 +45,8 @@ class TestNotes:
     def test_it_creates_reads_updates_and_deletes(self, api: Api, lead: dict[str, Any]) -> None:
         note = api.ok("POST", "activity/note/", {"lead_id": lead["id"], "note": "hello"})
         assert note["_type"] == "Note"
-        assert note["id"].startswith("acti_") and len(note["id"]) == 48
+        assert note["id"].startswith("acti_")
+        assert len(note["id"]) == 48
         assert (note["user_id"], note["user_name"], note["source"]) == (
             api.user_id,
             "Bruce Wayne",
@@ -54,7 +55,8 @@ class TestNotes:
         assert api.ok("GET", f"activity/note/{note['id']}/") == note
         edited = api.ok("PUT", f"activity/note/{note['id']}/", {"note": "edited", "pinned": True})
         assert (edited["note"], edited["note_html"]) == ("edited", "<body><p>edited</p></body>")
-        assert edited["pinned"] is True and edited["pinned_at"] is not None
+        assert edited["pinned"] is True
+        assert edited["pinned_at"] is not None
         assert edited["date_created"] == note["date_created"]
         assert api.ok("DELETE", f"activity/note/{note['id']}/") == {}
         assert api.get(f"activity/note/{note['id']}/").status_code == 404
@@ -82,7 +84,8 @@ class TestNotes:
             "user_id": other,
         }
         note = api.ok("POST", "activity/note/", exported)
-        assert note["id"] != "acti_fromelsewhere" and note["_type"] == "Note"
+        assert note["id"] != "acti_fromelsewhere"
+        assert note["_type"] == "Note"
         assert note["organization_id"] == api.org_id
         assert note["date_created"] == "2020-05-05T05:05:05.500000+00:00"
         assert note["activity_at"] == "2020-05-04T00:00:00.000000+00:00"
@@ -148,7 +151,8 @@ class TestCalls:
             "+1 415-555-0199",
         )
         assert call["note_html"] == "<body><p>Discovery</p></body>"
-        assert call["voicemail_duration"] == 0 and call["has_recording"] is False
+        assert call["voicemail_duration"] == 0
+        assert call["has_recording"] is False
         assert "recording_transcript" not in call
 
     def test_it_finds_the_lead_from_the_phone_number(self, api: Api, lead: dict[str, Any]) -> None:
@@ -194,7 +198,8 @@ class TestSMS:
             {"lead_id": lead["id"], "status": "outbox", "text": "x", "remote_phone": "4155550100"},
         )
         assert sms["status"] == "sent"
-        assert sms["date_sent"] is not None and sms["activity_at"] == sms["date_sent"]
+        assert sms["date_sent"] is not None
+        assert sms["activity_at"] == sms["date_sent"]
         assert sms["remote_phone"] == "+14155550100"
 
     def test_it_edits_only_drafts(self, api: Api, lead: dict[str, Any]) -> None:
