@@ -14,12 +14,25 @@ RouteDecl = tuple[str, dict[str, Op]]
 def route_table() -> list[RouteDecl]:
     """Every path crmapi serves, relative to ``/api/v1``."""
     from crmapi.activities import handlers as activities
-    from crmapi.resources import contacts, leads, statuses, users
+    from crmapi.resources import (
+        contacts,
+        leads,
+        merge,
+        opportunities,
+        pipelines,
+        statuses,
+        tasks,
+        users,
+    )
 
     return [
         *users.ROUTES,
         *statuses.ROUTES,
+        *pipelines.ROUTES,
+        *merge.ROUTES,  # /lead/merge/ before /lead/{id}/
         *leads.ROUTES,
+        *opportunities.ROUTES,
+        *tasks.ROUTES,
         *contacts.ROUTES,
         *activities.routes(),
     ]
