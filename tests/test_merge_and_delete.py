@@ -13,7 +13,9 @@ def _story(api: Api, name: str) -> dict[str, Any]:
     """A lead with a contact, a note on that contact, an opportunity and a completed task."""
     lead = api.ok("POST", "lead/", {"name": name, "contacts": [{"name": f"{name} person"}]})
     contact = lead["contacts"][0]
-    api.ok("POST", "activity/note/", {"lead_id": lead["id"], "contact_id": contact["id"], "note": "hi"})
+    api.ok(
+        "POST", "activity/note/", {"lead_id": lead["id"], "contact_id": contact["id"], "note": "hi"}
+    )
     opp = api.ok("POST", "opportunity/", {"lead_id": lead["id"], "value": 100})
     api.ok("PUT", f"opportunity/{opp['id']}/", {"status": "Won"})
     task = api.ok("POST", "task/", {"lead_id": lead["id"], "text": "call"})
@@ -47,7 +49,10 @@ def test_merge_moves_everything_and_removes_the_source(api: Api, app: Any) -> No
     source_types = _types(api, source["id"])
     destination_types = _types(api, destination["id"])
     before = _counts(app, api.org_id)
-    assert api.ok("POST", "lead/merge/", {"source": source["id"], "destination": destination["id"]}) == {}
+    assert (
+        api.ok("POST", "lead/merge/", {"source": source["id"], "destination": destination["id"]})
+        == {}
+    )
     response = api.get(f"lead/{source['id']}/")
     assert response.status_code == 404
     merged = api.ok("GET", f"lead/{destination['id']}/")
@@ -57,7 +62,9 @@ def test_merge_moves_everything_and_removes_the_source(api: Api, app: Any) -> No
     assert {o["id"] for o in merged["opportunities"]} == {
         o["id"] for o in source["opportunities"] + destination["opportunities"]
     }
-    assert {x["id"] for x in merged["tasks"]} == {x["id"] for x in source["tasks"] + destination["tasks"]}
+    assert {x["id"] for x in merged["tasks"]} == {
+        x["id"] for x in source["tasks"] + destination["tasks"]
+    }
     assert _types(api, destination["id"]) == sorted(
         source_types + destination_types + ["LeadMerge"]
     )
@@ -112,9 +119,17 @@ def test_merge_emits_merged_and_deleted_events(api: Api, app: Any) -> None:
         ({}, [], {"source": "This field is required.", "destination": "This field is required."}),
         ({"source": "SOURCE"}, [], {"destination": "This field is required."}),
         ({"source": "lead_nope", "destination": "DEST"}, ["Source lead does not exist."], {}),
-        ({"source": "SOURCE", "destination": "lead_nope"}, ["Destination lead does not exist."], {}),
+        (
+            {"source": "SOURCE", "destination": "lead_nope"},
+            ["Destination lead does not exist."],
+            {},
+        ),
         ({"source": "FOREIGN", "destination": "DEST"}, ["Source lead does not exist."], {}),
-        ({"source": "SOURCE", "destination": "SOURCE"}, ["Source and destination leads must be different."], {}),
+        (
+            {"source": "SOURCE", "destination": "SOURCE"},
+            ["Source and destination leads must be different."],
+            {},
+        ),
         ({"source": 5, "destination": "DEST"}, ["Source lead does not exist."], {}),
     ],
 )

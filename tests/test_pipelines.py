@@ -112,7 +112,9 @@ def test_another_organizations_pipeline_is_not_found(api: Api, other: Api) -> No
 def test_it_creates_renames_and_deletes_an_opportunity_status(api: Api) -> None:
     pipe = _sales(api)
     created = api.ok(
-        "POST", "status/opportunity/", {"label": "Negotiation", "type": "active", "pipeline_id": pipe["id"]}
+        "POST",
+        "status/opportunity/",
+        {"label": "Negotiation", "type": "active", "pipeline_id": pipe["id"]},
     )
     assert created["id"].startswith("stat_")
     assert (created["label"], created["type"], created["pipeline_id"]) == (
@@ -139,7 +141,10 @@ def test_it_creates_renames_and_deletes_an_opportunity_status(api: Api) -> None:
             {"label": "X", "type": "pending", "pipeline_id": "PIPE"},
             {"type": "Not a valid choice. Valid choices are: active, won, lost."},
         ),
-        ({"label": "X", "type": "won", "pipeline_id": "pipe_nope"}, {"pipeline": "Object does not exist."}),
+        (
+            {"label": "X", "type": "won", "pipeline_id": "pipe_nope"},
+            {"pipeline": "Object does not exist."},
+        ),
     ],
 )
 def test_it_rejects_a_bad_opportunity_status(

@@ -83,14 +83,26 @@ def test_an_outgoing_call_task_needs_a_contact(api: Api, lead: dict[str, Any]) -
         ({"text": "x"}, {"lead": "This field is required."}),
         ({"lead_id": "LEAD"}, {"text": "This field is required."}),
         ({"lead_id": "lead_nope", "text": "x"}, {"lead": "Object does not exist."}),
-        ({"lead_id": "LEAD", "text": "x", "date": "soon"}, {"date": "Not a valid date or datetime."}),
-        ({"lead_id": "LEAD", "text": "x", "assigned_to": "user_x"}, {"assigned_to": "Object does not exist."}),
-        ({"lead_id": "LEAD", "text": "x", "contact_id": "cont_x"}, {"contact": "Object does not exist."}),
+        (
+            {"lead_id": "LEAD", "text": "x", "date": "soon"},
+            {"date": "Not a valid date or datetime."},
+        ),
+        (
+            {"lead_id": "LEAD", "text": "x", "assigned_to": "user_x"},
+            {"assigned_to": "Object does not exist."},
+        ),
+        (
+            {"lead_id": "LEAD", "text": "x", "contact_id": "cont_x"},
+            {"contact": "Object does not exist."},
+        ),
         (
             {"lead_id": "LEAD", "text": "x", "_type": "missed_call"},
             {"_type": "Not a valid choice. Valid choices are: lead, outgoing_call."},
         ),
-        ({"lead_id": "LEAD", "text": "x", "is_complete": "yes"}, {"is_complete": "Not a valid boolean."}),
+        (
+            {"lead_id": "LEAD", "text": "x", "is_complete": "yes"},
+            {"is_complete": "Not a valid boolean."},
+        ),
     ],
 )
 def test_it_rejects_bad_tasks_and_writes_nothing(
@@ -200,9 +212,7 @@ def test_events_are_emitted_for_task_writes(api: Api, lead: dict[str, Any], app:
     api.ok("DELETE", f"task/{task['id']}/")
     with app.state.db.read() as conn:
         rows = conn.execute(
-            select(t.event.c.object_type, t.event.c.action).where(
-                t.event.c.object_id == task["id"]
-            )
+            select(t.event.c.object_type, t.event.c.action).where(t.event.c.object_id == task["id"])
         ).all()
     assert sorted(tuple(r) for r in rows) == sorted(
         [
@@ -237,7 +247,10 @@ def board(api: Api, lead: dict[str, Any]) -> dict[str, dict[str, Any]]:
         ({"_type": "all"}, ["past", "done", "today", "call", "soon"]),
         ({"_type": "outgoing_call"}, ["call"]),
         ({"_type": "missed_call"}, []),
-        ({"_type__in": "lead,outgoing_call", "_order_by": "-date"}, ["soon", "call", "today", "done", "past"]),
+        (
+            {"_type__in": "lead,outgoing_call", "_order_by": "-date"},
+            ["soon", "call", "today", "done", "past"],
+        ),
         ({"view": "inbox"}, ["past", "today"]),
         ({"view": "future"}, ["soon"]),
         ({"view": "archive"}, ["done"]),
@@ -282,7 +295,11 @@ def test_it_filters_by_lead_and_assignee(
 
 @pytest.mark.parametrize(
     ("params", "key"),
-    [({"view": "later"}, "view"), ({"_type": "chore"}, "_type"), ({"_order_by": "text"}, "_order_by")],
+    [
+        ({"view": "later"}, "view"),
+        ({"_type": "chore"}, "_type"),
+        ({"_order_by": "text"}, "_order_by"),
+    ],
 )
 def test_bad_task_list_parameters_are_400(api: Api, params: dict[str, str], key: str) -> None:
     response = api.get("task/", params=params)

@@ -40,7 +40,7 @@ from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
 
-O = t.opportunity
+OPP = t.opportunity
 PERIODS = ("one_time", "monthly", "annual")
 DOES_NOT_EXIST = "Object does not exist."
 MAX_VALUE = 2**53  # cents; what a JSON number carries exactly
@@ -158,25 +158,31 @@ def _annualized(table: Table) -> ColumnElement[Any]:
 def _order_expression(name: str) -> ColumnElement[Any]:
     """Orderings that are not a plain column are computed the way the object computes them."""
     if name == "annualized_value":
-        return _annualized(O)
+        return _annualized(OPP)
     if name == "annualized_expected_value":
-        return _annualized(O) * O.c.confidence
+        return _annualized(OPP) * OPP.c.confidence
     if name == "user_name":
         u = t.user
         name_sql = func.coalesce(u.c.first_name, "") + " " + func.coalesce(u.c.last_name, "")
-        return select(name_sql).where(u.c.id == O.c.user_id).scalar_subquery()
-    return O.c[name]
+        return select(name_sql).where(u.c.id == OPP.c.user_id).scalar_subquery()
+    return OPP.c[name]
 
 
 def _scope(org_id: str, query: ListQuery) -> ColumnElement[bool]:
-    return and_(O.c.organization_id == org_id, *qc.where(O, query))
+    return and_(OPP.c.organization_id == org_id, *qc.where(OPP, query))
 
 
 def _page(org_id: str, query: ListQuery) -> Select[Any]:
     key = _order_expression(query.order_column)
-    order = (key.desc(), O.c.id.desc()) if query.descending else (key.asc(), O.c.id.asc())
+    # Empty values (no value, not won yet) sort as the smallest on both backends.
+    present = case((key.is_(None), 0), else_=1)
+    order = (
+        (present.desc(), key.desc(), OPP.c.id.desc())
+        if query.descending
+        else (present.asc(), key.asc(), OPP.c.id.asc())
+    )
     return (
-        select(O)
+        select(OPP)
         .where(_scope(org_id, query))
         .order_by(*order)
         .offset(query.skip)
@@ -188,13 +194,13 @@ def aggregates(conn: Connection, org_id: str, query: ListQuery) -> dict[str, Any
     """``total_results`` and the value sums over every match, regardless of paging."""
     rows = conn.execute(
         select(
-            O.c.value_period,
+            OPP.c.value_period,
             func.count(),
-            func.coalesce(func.sum(O.c.value), 0),
-            func.coalesce(func.sum(O.c.value * O.c.confidence), 0),
+            func.coalesce(func.sum(OPP.c.value), 0),
+            func.coalesce(func.sum(OPP.c.value * OPP.c.confidence), 0),
         )
         .where(_scope(org_id, query))
-        .group_by(O.c.value_period)
+        .group_by(OPP.c.value_period)
     ).all()
     counts = {p: 0 for p in PERIODS}
     totals = {p: 0 for p in PERIODS}
@@ -324,7 +330,7 @@ def _render(
 
 def get_row(conn: Connection, org_id: str, opportunity_id: str) -> Row[Any]:
     row = conn.execute(
-        select(O).where(O.c.organization_id == org_id, O.c.id == opportunity_id)
+        select(OPP).where(OPP.c.organization_id == org_id, OPP.c.id == opportunity_id)
     ).first()
     if row is None:
         raise object_not_found("Opportunity")
@@ -341,9 +347,9 @@ def embed_in_leads(conn: Connection, org_id: str, items: list[dict[str, Any]]) -
     if not lead_ids:
         return
     rows = conn.execute(
-        select(O)
-        .where(O.c.organization_id == org_id, O.c.lead_id.in_(lead_ids))
-        .order_by(O.c.date_created, O.c.id)
+        select(OPP)
+        .where(OPP.c.organization_id == org_id, OPP.c.lead_id.in_(lead_ids))
+        .order_by(OPP.c.date_created, OPP.c.id)
     ).all()
     by_lead: dict[str, list[dict[str, Any]]] = {lead_id: [] for lead_id in lead_ids}
     for opp in render_rows(conn, org_id, rows):
@@ -504,7 +510,7 @@ def create(conn: Connection, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
         "date_updated": now,
     }
     row.update(_won_lost_dates(ctx, status, values, None, now))
-    conn.execute(insert(O).values(**row))
+    conn.execute(insert(OPP).values(**row))
     leads.touch(conn, ctx.org, lead_id, ctx.user_id, now)
     created = render_one(conn, ctx.org, opportunity_id)
     _emit(conn, ctx, "created", None, created)
@@ -519,7 +525,7 @@ def update(conn: Connection, ctx: Ctx, opportunity_id: str, body: dict[str, Any]
     values = FIELDS.validate(body, creating=False, tz=ctx.tz)
     _check_people(conn, ctx, values, row.lead_id)
     status = _resolve_status(conn, ctx.org, values, row.status_id)
-    changes = {
+    changes: dict[str, Any] = {
         k: values[k]
         for k in ("user_id", "contact_id", "value", "note", "date_won", "attachments")
         if k in values
@@ -549,7 +555,7 @@ def update(conn: Connection, ctx: Ctx, opportunity_id: str, body: dict[str, Any]
 
 
 def update_stmt(org_id: str, opportunity_id: str) -> Any:
-    return sql_update(O).where(O.c.organization_id == org_id, O.c.id == opportunity_id)
+    return sql_update(OPP).where(OPP.c.organization_id == org_id, OPP.c.id == opportunity_id)
 
 
 def status_change(
@@ -588,7 +594,7 @@ def status_change(
 def remove(conn: Connection, ctx: Ctx, opportunity_id: str) -> dict[str, Any]:
     """Delete one opportunity; its status-change history stays in the lead's feed."""
     before = render_one(conn, ctx.org, opportunity_id)
-    conn.execute(delete(O).where(O.c.organization_id == ctx.org, O.c.id == opportunity_id))
+    conn.execute(delete(OPP).where(OPP.c.organization_id == ctx.org, OPP.c.id == opportunity_id))
     leads.touch(conn, ctx.org, before["lead_id"], ctx.user_id, dates.now())
     _emit(conn, ctx, "deleted", before, None)
     return before

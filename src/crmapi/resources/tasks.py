@@ -381,7 +381,7 @@ def update(
     if "text" in values and row.type != "lead":
         values.pop("text")  # only lead tasks have an editable text
     _check_references(conn, ctx, values, row.lead_id)
-    changes = {
+    changes: dict[str, Any] = {
         k: values[k]
         for k in ("contact_id", "assigned_to", "text", "due_date", "is_complete", "is_dateless")
         if k in values
