@@ -140,8 +140,10 @@ def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> s
             date_updated=now,
         )
     )
-    for contact in nested:
-        contacts.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, now)
+    for i, contact in enumerate(nested):
+        # Nested contacts keep the order they were sent in (lists sort by date_created).
+        stamp = dates.shift(now, microseconds=i)
+        contacts.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, stamp)
     wc = write.write_context(ctx, conn)
     wc.now = now
     write.system_create(wc, BY_TYPE["Created"], {"lead_id": lead_id, "source": "api"})
@@ -210,7 +212,7 @@ def list_leads(ctx: Ctx) -> dict[str, Any]:
     scope = L.c.organization_id == ctx.org
     with ctx.db.read() as conn:
         total = conn.execute(qc.count(L, query, scope)).scalar_one()
-        rows = conn.execute(qc.page(select(L), L, query, scope)).all() if query.limit else []
+        rows = conn.execute(qc.page(select(L), L, query, scope)).all()
         items = render_rows(conn, ctx.org, rows)
     return listing(items, query, total_results=total)
 
