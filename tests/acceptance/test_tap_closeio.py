@@ -27,7 +27,12 @@ class Tap:
         )
 
     def __call__(self, *args: str) -> str:
-        argv = [str(python_of("tap")), str(HERE / "run_tap_closeio.py"), "--config", str(self.config)]
+        argv = [
+            str(python_of("tap")),
+            str(HERE / "run_tap_closeio.py"),
+            "--config",
+            str(self.config),
+        ]
         return run([*argv, *args], self.env, timeout=120, cwd=self.workdir).stdout
 
     def sync(self, catalog: Path, state: dict[str, Any] | None = None) -> dict[str, Any]:
