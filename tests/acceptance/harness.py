@@ -177,8 +177,15 @@ class Server:
         raise RuntimeError(f"crmapi serve did not answer /api/v1/me/ in 30 s: {self.log_tail()}")
 
     def get(self, path: str, key: str) -> Any:
-        request = urllib.request.Request(self.base + path)
+        return self.request("GET", path, key)
+
+    def request(self, method: str, path: str, key: str, body: Any = None) -> Any:
+        """A plain HTTP call (for seeding and cross-checks outside any client)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Authorization", "Basic " + b64encode(f"{key}:".encode()).decode())
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 

@@ -117,7 +117,9 @@ def test_it_syncs_incrementally_from_its_state(
     since = parse(state["bookmarks"]["activities"]["date_created"]) - LOOK_BACK
     expected = {a["id"] for a in reads["feed_org"] if parse(a["date_created"]) > since}
     older = {a["id"] for a in reads["feed_org"]} - expected
-    assert expected and older  # the seed has both, so the check means something
+    # The seed has both, so the check means something.
+    assert expected
+    assert older
     again = tap.sync(selected, state)
     ids = [r["id"] for r in again["records"]]
     assert len(ids) == len(set(ids))
