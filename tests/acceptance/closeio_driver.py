@@ -140,25 +140,47 @@ def seed(api: API) -> dict[str, Any]:
 
 def seed_optional(api: API, ids: dict[str, str], post: Any) -> list[str]:
     """Types whose writes arrive with other features: written when the server accepts them."""
-    tried = {
-        "activity/email": {
-            "lead_id": ids["A"],
-            "status": "draft",
-            "subject": "Hello from the seed",
-            "body_text": "Hi",
-            "to": ["a@x.example"],
-        },
-        "activity/meeting": {"lead_id": ids["B"], "title": "Seed meeting"},
-    }
     accepted = []
-    for path, body in tried.items():
+
+    def attempt(path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            post(path, body)
+            obj = post(path, body)
         except APIError as exc:
             if exc.response.status_code not in (404, 405):
                 raise
-        else:
-            accepted.append(path)
+            return None
+        accepted.append(path)
+        return obj  # type: ignore[no-any-return]
+
+    attempt(
+        "activity/email",
+        {
+            "lead_id": ids["A"],
+            "status": "draft",
+            "subject": "Seed",
+            "body_text": "Hi",
+            "to": ["a@x.example"],
+        },
+    )
+    attempt("activity/meeting", {"lead_id": ids["B"], "title": "Seed meeting"})
+    statuses = api.get("status/lead")["data"]
+    # History import: logs a LeadStatusChange without changing the lead.
+    attempt(
+        "activity/status_change/lead",
+        {
+            "lead_id": ids["A"],
+            "old_status_id": statuses[0]["id"],
+            "new_status_id": statuses[-1]["id"],
+            "date_created": iso(datetime.now(UTC) - timedelta(days=4, hours=2)),
+        },
+    )
+    try:
+        kind = api.post("custom_activity", {"name": "Demo booked"})
+    except APIError as exc:
+        if exc.response.status_code not in (404, 405):
+            raise
+    else:
+        attempt("activity/custom", {"lead_id": ids["B"], "custom_activity_type_id": kind["id"]})
     return accepted
 
 
@@ -196,6 +218,7 @@ def reads(api: API, manifest: dict[str, Any]) -> dict[str, Any]:
         "task_completed",
         "status_change/lead",
         "status_change/opportunity",
+        "custom",
     ):
         typed[path] = [brief(a) for a in get_all(api, f"activity/{path}")]
     out["typed"] = typed
