@@ -118,6 +118,7 @@ def seed(api: API) -> dict[str, Any]:
             },
         )
     optional = seed_optional(api, ids, post)
+    system = seed_system(api, ids)
     # Close writes a LeadStatusChange whenever a lead's status changes.
     statuses = api.get("status/lead")["data"]
     api.put(f"lead/{ids['C']}", {"status_id": statuses[1]["id"]})
@@ -132,6 +133,7 @@ def seed(api: API) -> dict[str, Any]:
         "contacts": [c["id"] for lead in leads.values() for c in lead["contacts"]] + [extra["id"]],
         "written": written,
         "optional": optional,
+        "system": system,
         "deleted": doomed["id"],
         "edited": edited["id"],
         "now": iso(now),
@@ -182,6 +184,30 @@ def seed_optional(api: API, ids: dict[str, str], post: Any) -> list[str]:
     else:
         attempt("activity/custom", {"lead_id": ids["B"], "custom_activity_type_id": kind["id"]})
     return accepted
+
+
+def seed_system(api: API, ids: dict[str, str]) -> list[str]:
+    """Writes after which Close logs an activity itself: an opportunity moved to another
+    status (OpportunityStatusChange), a task completed (TaskCompleted)."""
+    done = []
+    try:
+        statuses = api.get("status/opportunity")["data"]
+        opportunity = api.post(
+            "opportunity", {"lead_id": ids["A"], "status_id": statuses[0]["id"], "value": 1000}
+        )
+        api.put(f"opportunity/{opportunity['id']}", {"status_id": statuses[-1]["id"]})
+        done.append("OpportunityStatusChange")
+    except APIError as exc:
+        if exc.response.status_code not in (404, 405):
+            raise
+    try:
+        task = api.post("task", {"lead_id": ids["B"], "text": "Call back"})
+        api.put(f"task/{task['id']}", {"is_complete": True})
+        done.append("TaskCompleted")
+    except APIError as exc:
+        if exc.response.status_code not in (404, 405):
+            raise
+    return done
 
 
 # --- reads --------------------------------------------------------------------------------

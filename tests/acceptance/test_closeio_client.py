@@ -72,6 +72,16 @@ def test_it_records_system_activities_for_lead_writes(seeded: Any, reads: Any) -
     assert system == [seeded["leads"]["C"]]
 
 
+def test_it_logs_opportunity_and_task_activities(seeded: Any, reads: Any) -> None:
+    paths = {
+        "OpportunityStatusChange": "status_change/opportunity",
+        "TaskCompleted": "task_completed",
+    }
+    for type_ in seeded["system"]:
+        listed = reads["typed"][paths[type_]]
+        assert [a["lead_id"] for a in listed] == [seeded["leads"]["A" if "Opp" in type_ else "B"]]
+
+
 def test_it_shows_every_activity_in_the_org_wide_feed(reads: Any, truth: dict[str, Any]) -> None:
     feed = reads["feed_org"]
     assert len(feed) == len({a["id"] for a in feed})
