@@ -32,6 +32,8 @@ class WriteContext:
     now: str = field(default_factory=dates.now)
     request_id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # request_method/request_path for events
+    # The raw request body of the write, for hooks reading keys no Field declares (custom.cf_).
+    body: dict[str, Any] = field(default_factory=dict)
 
     @property
     def org(self) -> str:
@@ -119,6 +121,7 @@ def contact_lead(conn: Connection, org: str, contact_id: str) -> str | None:
 def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[str, Any]:
     """Validate ``body`` for ``spec``, apply its rules, store it; return the new object."""
     values = spec.fieldset(BASE_FIELDS).validate(body, creating=True, tz=wc.tz)
+    wc.body = body
     if values.get("lead_id") is None and values.get("contact_id") is not None:
         # A contact names its lead; Close fills lead_id from it.
         values["lead_id"] = contact_lead(wc.conn, wc.org, values["contact_id"])
@@ -144,6 +147,8 @@ def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[s
     store.insert_activity(wc.conn, full)
     created = load(wc, spec, full["id"])
     wc.emit(spec, "created", None, created)
+    if spec.after_write is not None:
+        spec.after_write(wc, None, created)
     return created
 
 
@@ -161,6 +166,7 @@ def update(
     """PUT: only the fields sent change (PATCH semantics)."""
     existing = load(wc, spec, activity_id)
     values = spec.fieldset(BASE_FIELDS).validate(body, creating=False, tz=wc.tz)
+    wc.body = body
     check_references(wc, values)
     if "lead_id" in values and values["lead_id"] is None and spec.lead_required:
         raise InvalidRequest(field_errors={"lead": "This field may not be null."})
@@ -173,6 +179,8 @@ def update(
     store.update_activity(wc.conn, wc.org, full)
     updated = load(wc, spec, activity_id)
     wc.emit(spec, "updated", existing, updated)
+    if spec.after_write is not None:
+        spec.after_write(wc, existing, updated)
     return updated
 
 
@@ -182,6 +190,8 @@ def delete(wc: WriteContext, spec: ActivitySpec, activity_id: str) -> dict[str, 
         spec.on_delete(wc, existing)
     store.delete_activities(wc.conn, wc.org, store.A.c.id == activity_id)
     wc.emit(spec, "deleted", existing, None)
+    if spec.after_write is not None:
+        spec.after_write(wc, existing, None)
     return existing
 
 

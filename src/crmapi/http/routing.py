@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from starlette.routing import Route
 
 from crmapi.http.endpoint import Op, dispatcher
+from crmapi.http.ratelimit import endpoint_group
 
 API_PREFIX = "/api/v1"
 
@@ -14,21 +15,41 @@ RouteDecl = tuple[str, dict[str, Op]]
 def route_table() -> list[RouteDecl]:
     """Every path crmapi serves, relative to ``/api/v1``."""
     from crmapi.activities import handlers as activities
-    from crmapi.resources import contacts, leads, statuses, users
+    from crmapi.resources import (
+        contacts,
+        custom_activity_types,
+        custom_fields,
+        leads,
+        merge,
+        opportunities,
+        pipelines,
+        statuses,
+        tasks,
+        users,
+    )
 
     return [
         *users.ROUTES,
         *statuses.ROUTES,
+        *pipelines.ROUTES,
+        *merge.ROUTES,  # /lead/merge/ before /lead/{id}/
         *leads.ROUTES,
+        *opportunities.ROUTES,
+        *tasks.ROUTES,
         *contacts.ROUTES,
         *activities.routes(),
+        *custom_fields.ROUTES,
+        *custom_activity_types.ROUTES,
     ]
 
 
 def build(decls: Iterable[RouteDecl]) -> list[Route]:
     routes = []
     for path, ops in decls:
-        named = {m: Op(op.handler, op.status, op.group or path) for m, op in ops.items()}
+        named = {
+            m: Op(op.handler, op.status, op.group or endpoint_group(path, m))
+            for m, op in ops.items()
+        }
         methods = sorted({*named, "POST", "PUT", "DELETE", "PATCH", "GET"})
         routes.append(Route(API_PREFIX + path, dispatcher(named), methods=methods))
     return routes

@@ -118,7 +118,7 @@ def _validate_contacts(
 def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> str:
     """Validate and store a new lead with its nested contacts and its ``Created`` activity."""
     values = FIELDS.validate(body, creating=True)
-    custom = custom_values.validate(conn, ctx.org, "lead", body)
+    custom = custom_values.validate(conn, ctx.org, "lead", body, tz=ctx.tz)
     status_id = (
         _resolve_status(conn, ctx.org, values) or statuses.default_lead_status(conn, ctx.org)["id"]
     )
@@ -133,7 +133,7 @@ def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> s
             url=values.get("url"),
             status_id=status_id,
             addresses=_addresses(values.get("addresses", [])),
-            custom=custom,
+            custom=custom_values.merge(None, custom),
             created_by=ctx.user_id,
             updated_by=ctx.user_id,
             date_created=now,
@@ -286,7 +286,7 @@ def update_lead(ctx: Ctx) -> dict[str, Any]:
             changes["status_id"] = status_id
         if "addresses" in values:
             changes["addresses"] = _addresses(values["addresses"])
-        custom = custom_values.validate(conn, ctx.org, "lead", ctx.body)
+        custom = custom_values.validate(conn, ctx.org, "lead", ctx.body, tz=ctx.tz)
         if custom:
             changes["custom"] = custom_values.merge(row.custom, custom)
         conn.execute(
@@ -306,14 +306,31 @@ CHILDREN = [t.activity, t.task, t.opportunity, t.contact]
 
 
 def delete_lead(ctx: Ctx) -> dict[str, Any]:
+    from crmapi.resources.merge import children
+
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
         before = render_rows(conn, ctx.org, [row])[0]
+        removed = children(conn, ctx, row.id)
         for table in CHILDREN:
             conn.execute(
                 delete(table).where(table.c.organization_id == ctx.org, table.c.lead_id == row.id)
             )
         conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
+        # Close fires a deleted event for every child too, then the lead's own.
+        for object_type, child in removed:
+            emit(
+                conn,
+                ctx.principal,
+                object_type=object_type,
+                action="deleted",
+                object_id=child["id"],
+                lead_id=row.id,
+                before=child,
+                after=None,
+                request_id=ctx.request_id,
+                meta={"request_method": ctx.method, "request_path": ctx.path},
+            )
         _emit(conn, ctx, "deleted", before, None)
     return {}
 
