@@ -1,12 +1,16 @@
 """``create_app(settings)``: the ASGI application; no module-level state."""
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
 from crmapi.domain.errors import APIError
+from crmapi.events.worker import Worker
 from crmapi.http import errors
 from crmapi.http.auth import Authenticator
 from crmapi.http.middleware import CloseConventions
@@ -17,6 +21,18 @@ from crmapi.storage import migrate
 from crmapi.storage.db import Database
 
 
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    """Start the server's own background work (webhook delivery, event retention)."""
+    settings: Settings = app.state.settings
+    worker = Worker(app.state.db, settings).start() if settings.background_workers else None
+    try:
+        yield
+    finally:
+        if worker is not None:
+            await run_in_threadpool(worker.stop)
+
+
 def create_app(settings: Settings | None = None, *, migrate_schema: bool = True) -> Starlette:
     settings = settings or Settings.from_env()
     db = Database(settings.database_url)
@@ -24,6 +40,7 @@ def create_app(settings: Settings | None = None, *, migrate_schema: bool = True)
         migrate.upgrade(db)
     app = Starlette(
         routes=build(route_table()),
+        lifespan=lifespan,
         middleware=[Middleware(CloseConventions)],
         exception_handlers={
             APIError: errors.api_error_handler,

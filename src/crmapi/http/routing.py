@@ -14,6 +14,8 @@ RouteDecl = tuple[str, dict[str, Op]]
 def route_table() -> list[RouteDecl]:
     """Every path crmapi serves, relative to ``/api/v1``."""
     from crmapi.activities import handlers as activities
+    from crmapi.events import api as events
+    from crmapi.events import webhooks
     from crmapi.resources import contacts, leads, statuses, users
 
     return [
@@ -22,6 +24,8 @@ def route_table() -> list[RouteDecl]:
         *leads.ROUTES,
         *contacts.ROUTES,
         *activities.routes(),
+        *events.ROUTES,
+        *webhooks.ROUTES,
     ]
 
 
