@@ -175,7 +175,7 @@ def validate(conn: Connection, org_id: str, body: dict[str, Any], creating: bool
     return values
 
 
-def _emit(
+def emit_event(
     conn: Connection,
     ctx: Ctx,
     action: str,
@@ -220,12 +220,13 @@ def create_contact(ctx: Ctx) -> dict[str, Any]:
         if lead_id is None:
             # Close creates a lead named after the contact when no lead is given.
             lead_id = leads.insert_lead(conn, ctx, {"name": values.get("name")}, now)
+            leads.emit_event(conn, ctx, "created", None, leads.render_one(conn, ctx.org, lead_id))
         elif not leads.exists(conn, ctx.org, lead_id):
             raise InvalidRequest(field_errors={"lead": "Object does not exist."})
         contact_id = insert_contact(conn, ctx.org, ctx.user_id, lead_id, values, now)
         leads.touch(conn, ctx.org, lead_id, ctx.user_id, now)
         created = render_rows(conn, [get_row(conn, ctx.org, contact_id)])[0]
-        _emit(conn, ctx, "created", None, created)
+        emit_event(conn, ctx, "created", None, created)
         return project(created, ctx.params)
 
 
@@ -247,7 +248,7 @@ def update_contact(ctx: Ctx) -> dict[str, Any]:
         )
         leads.touch(conn, ctx.org, row.lead_id, ctx.user_id, now)
         after = render_rows(conn, [get_row(conn, ctx.org, row.id)])[0]
-        _emit(conn, ctx, "updated", before, after)
+        emit_event(conn, ctx, "updated", before, after)
         return project(after, ctx.params)
 
 
@@ -264,7 +265,7 @@ def delete_contact(ctx: Ctx) -> dict[str, Any]:
             .values(contact_id=None)
         )
         conn.execute(delete(C).where(C.c.organization_id == ctx.org, C.c.id == row.id))
-        _emit(conn, ctx, "deleted", before, None)
+        emit_event(conn, ctx, "deleted", before, None)
     return {}
 
 

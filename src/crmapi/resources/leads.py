@@ -220,7 +220,7 @@ def get_lead(ctx: Ctx) -> dict[str, Any]:
         return project(render_one(conn, ctx.org, ctx.path_params["id"]), ctx.params)
 
 
-def _emit(
+def emit_event(
     conn: Connection,
     ctx: Ctx,
     action: str,
@@ -247,7 +247,9 @@ def create_lead(ctx: Ctx) -> dict[str, Any]:
     with ctx.db.write() as conn:
         lead_id = insert_lead(conn, ctx, ctx.body, now)
         created = render_one(conn, ctx.org, lead_id)
-        _emit(conn, ctx, "created", None, created)
+        emit_event(conn, ctx, "created", None, created)
+        for contact in created["contacts"]:
+            contacts.emit_event(conn, ctx, "created", None, contact)
         return project(created, ctx.params)
 
 
@@ -295,24 +297,43 @@ def update_lead(ctx: Ctx) -> dict[str, Any]:
         if status_id is not None and status_id != row.status_id:
             _status_change(conn, ctx, row.id, row.status_id, status_id, now)
         after = render_one(conn, ctx.org, row.id)
-        _emit(conn, ctx, "updated", before, after)
+        emit_event(conn, ctx, "updated", before, after)
         return project(after, ctx.params)
 
 
 # Tables whose rows belong to a lead, deleted with it (children first).
 CHILDREN = [t.activity, t.task, t.opportunity, t.contact]
 
+# Close fires a ``deleted`` event for each of a deleted lead's children. Resources other than
+# activities and contacts (opportunities, tasks) add a function here that emits theirs.
+ChildEvents = Callable[[Connection, Ctx, str], None]
+CHILD_DELETE_EVENTS: list[ChildEvents] = []
+
+
+def _emit_children_deleted(conn: Connection, ctx: Ctx, lead: dict[str, Any]) -> None:
+    from crmapi.activities import store
+
+    wc = write.write_context(ctx, conn)
+    rows = store.fetch_by(conn, ctx.org, store.A.c.lead_id == lead["id"])
+    for activity in store.render_rows(conn, rows):
+        wc.emit(store.spec_of(activity["_type"]), "deleted", activity, None)
+    for hook in CHILD_DELETE_EVENTS:
+        hook(conn, ctx, lead["id"])
+    for contact in lead["contacts"]:
+        contacts.emit_event(conn, ctx, "deleted", contact, None)
+
 
 def delete_lead(ctx: Ctx) -> dict[str, Any]:
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
         before = render_rows(conn, ctx.org, [row])[0]
+        _emit_children_deleted(conn, ctx, before)
         for table in CHILDREN:
             conn.execute(
                 delete(table).where(table.c.organization_id == ctx.org, table.c.lead_id == row.id)
             )
         conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
-        _emit(conn, ctx, "deleted", before, None)
+        emit_event(conn, ctx, "deleted", before, None)
     return {}
 
 
