@@ -239,7 +239,10 @@ REJECTED = [
     ({"action": "created"}, "action"),
     ({"object_id": "x"}, "object_id"),
     ({"request_id": "r", "lead_id": "x"}, "lead_id + request_id"),
-    ({"object_type": "lead", "object_id": "x", "action": "created"}, "action + object_id + object_type"),
+    (
+        {"object_type": "lead", "object_id": "x", "action": "created"},
+        "action + object_id + object_type",
+    ),
     ({"lead_id": "x", "action": "created"}, "action + lead_id"),
 ]
 
@@ -348,7 +351,8 @@ def test_it_pages_with_cursors_without_skips_or_repeats_under_writes(
     for p in pages:
         seen.extend(p["data"])
     assert [e["id"] for e in seen] == [e["id"] for e in before]
-    assert len(pages) == 4 and len(pages[-1]["data"]) == 2
+    assert len(pages) == 4
+    assert len(pages[-1]["data"]) == 2
 
     # Going back from the last page returns exactly the page before it.
     back = api.ok("GET", "event/", params={"_limit": "3", "_cursor": pages[-1]["cursor_previous"]})

@@ -56,7 +56,9 @@ class Settings:
                 "CRMAPI_EVENT_RETENTION_DAYS", cls.event_retention_days
             ),
             "background_workers": _env_bool("CRMAPI_BACKGROUND_WORKERS", cls.background_workers),
-            "worker_poll_seconds": _env_float("CRMAPI_WORKER_POLL_SECONDS", cls.worker_poll_seconds),
+            "worker_poll_seconds": _env_float(
+                "CRMAPI_WORKER_POLL_SECONDS", cls.worker_poll_seconds
+            ),
             "webhook_retry_base_seconds": _env_float(
                 "CRMAPI_WEBHOOK_RETRY_BASE_SECONDS", cls.webhook_retry_base_seconds
             ),

@@ -197,7 +197,9 @@ def _maybe_pause(conn: Connection, settings: Settings, item: Claimed, now: str) 
         backlog = conn.execute(
             select(func.count())
             .select_from(D)
-            .where(D.c.organization_id == org, D.c.webhook_id == webhook_id, D.c.status == "pending")
+            .where(
+                D.c.organization_id == org, D.c.webhook_id == webhook_id, D.c.status == "pending"
+            )
         ).scalar_one()
         if backlog >= settings.webhook_backlog_limit:
             reason = "backlog"
