@@ -140,8 +140,10 @@ def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> s
             date_updated=now,
         )
     )
-    for contact in nested:
-        contacts.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, now)
+    for i, contact in enumerate(nested):
+        # Nested contacts keep the order they were sent in (lists sort by date_created).
+        stamp = dates.shift(now, microseconds=i)
+        contacts.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, stamp)
     wc = write.write_context(ctx, conn)
     wc.now = now
     write.system_create(wc, BY_TYPE["Created"], {"lead_id": lead_id, "source": "api"})
