@@ -16,7 +16,14 @@ def route_table() -> list[RouteDecl]:
     from crmapi.activities import handlers as activities
     from crmapi.events import api as events
     from crmapi.events import webhooks
-    from crmapi.resources import contacts, leads, statuses, users
+    from crmapi.resources import (
+        contacts,
+        custom_activity_types,
+        custom_fields,
+        leads,
+        statuses,
+        users,
+    )
 
     return [
         *users.ROUTES,
@@ -24,6 +31,8 @@ def route_table() -> list[RouteDecl]:
         *leads.ROUTES,
         *contacts.ROUTES,
         *activities.routes(),
+        *custom_fields.ROUTES,
+        *custom_activity_types.ROUTES,
         *events.ROUTES,
         *webhooks.ROUTES,
     ]

@@ -118,7 +118,7 @@ def _validate_contacts(
 def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> str:
     """Validate and store a new lead with its nested contacts and its ``Created`` activity."""
     values = FIELDS.validate(body, creating=True)
-    custom = custom_values.validate(conn, ctx.org, "lead", body)
+    custom = custom_values.validate(conn, ctx.org, "lead", body, tz=ctx.tz)
     status_id = (
         _resolve_status(conn, ctx.org, values) or statuses.default_lead_status(conn, ctx.org)["id"]
     )
@@ -133,7 +133,7 @@ def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> s
             url=values.get("url"),
             status_id=status_id,
             addresses=_addresses(values.get("addresses", [])),
-            custom=custom,
+            custom=custom_values.merge(None, custom),
             created_by=ctx.user_id,
             updated_by=ctx.user_id,
             date_created=now,
@@ -288,7 +288,7 @@ def update_lead(ctx: Ctx) -> dict[str, Any]:
             changes["status_id"] = status_id
         if "addresses" in values:
             changes["addresses"] = _addresses(values["addresses"])
-        custom = custom_values.validate(conn, ctx.org, "lead", ctx.body)
+        custom = custom_values.validate(conn, ctx.org, "lead", ctx.body, tz=ctx.tz)
         if custom:
             changes["custom"] = custom_values.merge(row.custom, custom)
         conn.execute(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 12:42:01.276157
+Create Date: 2026-11-26 12:53:25.191163
 """
 
 from collections.abc import Sequence
