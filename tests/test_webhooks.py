@@ -699,3 +699,31 @@ def test_the_api_never_waits_for_a_delivery(database_url: str) -> None:
     finally:
         receiver.stop()
         app.state.db.dispose()
+
+
+@pytest.mark.parametrize("reply", [b"", b"NOT HTTP AT ALL\r\n\r\n"])
+def test_it_counts_a_broken_reply_as_a_failure(
+    happ: Any, hapi: Api, lead: dict[str, Any], reply: bytes
+) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(reply)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        subscribe(hapi, f"http://127.0.0.1:{listener.getsockname()[1]}/", NOTE_EVENTS)
+        hapi.ok("POST", "activity/note/", {"lead_id": lead["id"], "note": "x"})
+        assert deliver(happ) == 1
+        (row,) = deliveries(happ)
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert row.last_error
+    finally:
+        thread.join(5)
+        listener.close()

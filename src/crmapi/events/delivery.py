@@ -8,6 +8,7 @@ expires and the row is due again (at-least-once delivery, as Close's own).
 
 import hashlib
 import hmac
+import http.client
 import logging
 import ssl
 import time
@@ -77,7 +78,7 @@ def send(url: str, body: bytes, signature_key: str, verify_ssl: bool, timeout: f
             status = int(response.status)
     except urllib.error.HTTPError as exc:
         return f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return f"{type(exc).__name__}: {reason}"[:500]
     return None if 200 <= status < 300 else f"HTTP {status}"
@@ -219,13 +220,17 @@ def _maybe_pause(conn: Connection, settings: Settings, item: Claimed, now: str) 
 
 
 def _attempt(settings: Settings, item: Claimed) -> str | None:
-    return send(
-        item.url,
-        item.payload.encode(),
-        item.signature_key,
-        item.verify_ssl,
-        settings.webhook_timeout_seconds,
-    )
+    try:
+        return send(
+            item.url,
+            item.payload.encode(),
+            item.signature_key,
+            item.verify_ssl,
+            settings.webhook_timeout_seconds,
+        )
+    except Exception as exc:  # whatever the receiver did, record it as this try's failure
+        log.exception("webhook delivery %s raised", item.id)
+        return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def deliver_due(db: Database, settings: Settings, batch: int = 50) -> int:
