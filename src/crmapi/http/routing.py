@@ -21,14 +21,22 @@ def route_table() -> list[RouteDecl]:
         custom_activity_types,
         custom_fields,
         leads,
+        merge,
+        opportunities,
+        pipelines,
         statuses,
+        tasks,
         users,
     )
 
     return [
         *users.ROUTES,
         *statuses.ROUTES,
+        *pipelines.ROUTES,
+        *merge.ROUTES,  # /lead/merge/ before /lead/{id}/
         *leads.ROUTES,
+        *opportunities.ROUTES,
+        *tasks.ROUTES,
         *contacts.ROUTES,
         *activities.routes(),
         *custom_fields.ROUTES,

@@ -306,35 +306,33 @@ def update_lead(ctx: Ctx) -> dict[str, Any]:
 # Tables whose rows belong to a lead, deleted with it (children first).
 CHILDREN = [t.activity, t.task, t.opportunity, t.contact]
 
-# Close fires a ``deleted`` event for each of a deleted lead's children. Resources other than
-# activities and contacts (opportunities, tasks) add a function here that emits theirs.
-ChildEvents = Callable[[Connection, Ctx, str], None]
-CHILD_DELETE_EVENTS: list[ChildEvents] = []
-
-
-def _emit_children_deleted(conn: Connection, ctx: Ctx, lead: dict[str, Any]) -> None:
-    from crmapi.activities import store
-
-    wc = write.write_context(ctx, conn)
-    rows = store.fetch_by(conn, ctx.org, store.A.c.lead_id == lead["id"])
-    for activity in store.render_rows(conn, rows):
-        wc.emit(store.spec_of(activity["_type"]), "deleted", activity, None)
-    for hook in CHILD_DELETE_EVENTS:
-        hook(conn, ctx, lead["id"])
-    for contact in lead["contacts"]:
-        contacts.emit_event(conn, ctx, "deleted", contact, None)
-
 
 def delete_lead(ctx: Ctx) -> dict[str, Any]:
+    from crmapi.resources.merge import children
+
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
         before = render_rows(conn, ctx.org, [row])[0]
-        _emit_children_deleted(conn, ctx, before)
+        removed = children(conn, ctx, row.id)
         for table in CHILDREN:
             conn.execute(
                 delete(table).where(table.c.organization_id == ctx.org, table.c.lead_id == row.id)
             )
         conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
+        # Close fires a deleted event for every child too, then the lead's own.
+        for object_type, child in removed:
+            emit(
+                conn,
+                ctx.principal,
+                object_type=object_type,
+                action="deleted",
+                object_id=child["id"],
+                lead_id=row.id,
+                before=child,
+                after=None,
+                request_id=ctx.request_id,
+                meta={"request_method": ctx.method, "request_path": ctx.path},
+            )
         emit_event(conn, ctx, "deleted", before, None)
     return {}
 
