@@ -477,10 +477,14 @@ def test_leads_embed_all_their_opportunities(api: Api, book: dict[str, dict[str,
 
 
 def test_custom_values_round_trip(api: Api, lead: dict[str, Any]) -> None:
-    opp = api.ok("POST", "opportunity/", {"lead_id": lead["id"], "custom.cf_x": "a"})
-    assert opp["custom.cf_x"] == "a"
-    cleared = api.ok("PUT", f"opportunity/{opp['id']}/", {"custom.cf_x": None})
-    assert "custom.cf_x" not in cleared
+    field = api.ok("POST", "custom_field/opportunity/", {"name": "Source", "type": "text"})
+    key = f"custom.{field['id']}"
+    opp = api.ok("POST", "opportunity/", {"lead_id": lead["id"], key: "a"})
+    assert opp[key] == "a"
+    cleared = api.ok("PUT", f"opportunity/{opp['id']}/", {key: None})
+    assert key not in cleared
+    unknown = api.post("opportunity/", {"lead_id": lead["id"], "custom.cf_unknown": "a"})
+    assert unknown.status_code == 400
 
 
 def test_every_write_emits_an_event(api: Api, lead: dict[str, Any], app: Any) -> None:
