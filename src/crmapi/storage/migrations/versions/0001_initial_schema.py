@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 13:01:28.333432
+Create Date: 2026-11-26 13:11:15.565341
 """
 
 from collections.abc import Sequence
