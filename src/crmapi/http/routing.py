@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from starlette.routing import Route
 
 from crmapi.http.endpoint import Op, dispatcher
+from crmapi.http.ratelimit import endpoint_group
 
 API_PREFIX = "/api/v1"
 
@@ -49,7 +50,10 @@ def route_table() -> list[RouteDecl]:
 def build(decls: Iterable[RouteDecl]) -> list[Route]:
     routes = []
     for path, ops in decls:
-        named = {m: Op(op.handler, op.status, op.group or path) for m, op in ops.items()}
+        named = {
+            m: Op(op.handler, op.status, op.group or endpoint_group(path, m))
+            for m, op in ops.items()
+        }
         methods = sorted({*named, "POST", "PUT", "DELETE", "PATCH", "GET"})
         routes.append(Route(API_PREFIX + path, dispatcher(named), methods=methods))
     return routes
