@@ -17,6 +17,7 @@ from starlette.responses import Response
 from crmapi.domain.errors import (
     InvalidRequest,
     MethodNotAllowed,
+    NotFound,
     PayloadTooLarge,
     RequestTimeout,
     Unauthorized,
@@ -30,7 +31,9 @@ from crmapi.util import dates
 from crmapi.util.ids import new_id
 
 Handler = Callable[[Ctx], Any]
-MAX_PARAM_LENGTH = 64 * 1024
+MAX_PARAM_LENGTH = 60 * 1024
+MAX_PARAM_NAME = 200
+MAX_PARAMS = 1000
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,6 @@ def _param_text(value: Any) -> str:
 def _params(request: Request, body: Mapping[str, Any] | None, method: str) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in request.query_params.multi_items():
-        if len(value) > MAX_PARAM_LENGTH:
-            raise InvalidRequest(field_errors={key[:100]: "Parameter value is too long."})
         if params.setdefault(key, value) != value:
             # Silently using one of two different values would answer a question not asked.
             raise InvalidRequest(
@@ -78,7 +79,16 @@ def _params(request: Request, body: Mapping[str, Any] | None, method: str) -> di
         source: Mapping[str, Any] = nested if isinstance(nested, dict) else body
         for key, value in source.items():
             params[str(key)] = _param_text(value)
+    _check_bounds(params)
     return params
+
+
+def _check_bounds(params: Mapping[str, str]) -> None:
+    if len(params) > MAX_PARAMS:
+        raise InvalidRequest([f"Too many query parameters (max {MAX_PARAMS})."])
+    for key, value in params.items():
+        if len(key) > MAX_PARAM_NAME or len(value) > MAX_PARAM_LENGTH:
+            raise InvalidRequest(field_errors={key[:100]: "Parameter value is too long."})
 
 
 async def _body(request: Request, limit: int) -> dict[str, Any] | None:
@@ -107,7 +117,20 @@ async def _body(request: Request, limit: int) -> dict[str, Any] | None:
         raise InvalidRequest([f"The request body is not valid JSON: {exc}"]) from None
     if not isinstance(body, dict):
         raise InvalidRequest(["The request body must be a JSON object."])
+    if b"\\u0000" in raw and _has_nul(body):
+        # PostgreSQL cannot store NUL in text or jsonb: refuse it everywhere, not field by field.
+        raise InvalidRequest(["Null characters (\\u0000) are not allowed in the request body."])
     return body
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def dispatcher(ops: Mapping[str, Op]) -> Callable[[Request], Any]:
@@ -122,6 +145,8 @@ def dispatcher(ops: Mapping[str, Op]) -> Callable[[Request], Any]:
                 f"The method {request.method} is not allowed for this URL (allowed: {allowed}).",
                 allow=allowed,
             )
+        if any("\x00" in value for value in request.path_params.values()):
+            raise NotFound("The requested URL was not found on the server.")
         state = request.app.state
         body = await _body(request, state.settings.max_body_bytes)
         params = _params(request, body, method)
