@@ -52,7 +52,14 @@ def create_org(database_url: str, name: str, email: str) -> dict[str, str]:
 class Server:
     """``crmapi serve`` as a subprocess; ``kill()`` is a SIGKILL (no cleanup at all)."""
 
-    def __init__(self, database_url: str, log: IO[Any] | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        log: IO[Any] | None = None,
+        args: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
+        self.args = args
         self.database_url = database_url
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -67,7 +74,7 @@ class Server:
 
     def start(self, timeout: float = 30) -> "Server":
         self.proc = subprocess.Popen(
-            [CRMAPI, "serve", "--port", str(self.port)],
+            [CRMAPI, "serve", "--port", str(self.port), *self.args],
             env=self.env,
             stdout=self.log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self.log else subprocess.DEVNULL,
