@@ -89,9 +89,13 @@ def render_rows(
         obj["date_created"] = r.date_created
         obj["date_updated"] = r.date_updated
         obj["activity_at"] = r.activity_at
-        if spec.on_request and (fields is None or not fields & spec.on_request):
+        if spec.on_request:
+            # Transcripts and the like are returned only when _fields asks for them.
             for name in spec.on_request:
-                obj.pop(name, None)
+                if fields is not None and name in fields:
+                    obj.setdefault(name, None)
+                else:
+                    obj.pop(name, None)
         if r.type in preview and spec.preview_fields:
             obj = {k: obj[k] for k in spec.preview_fields if k in obj}
         out.append(obj)
@@ -124,7 +128,9 @@ def row_values(values: dict[str, Any]) -> dict[str, Any]:
     columns["type"] = values["_type"]
     columns["thread_id"] = values.get("thread_id")
     columns["custom_activity_type_id"] = values.get("custom_activity_type_id")
-    skip = set(columns) | {"_type", "user_name", "created_by_name", "updated_by_name"}
+    # thread_id and custom_activity_type_id stay in data too: they are fields of their types.
+    skip = set(columns) - {"thread_id", "custom_activity_type_id"}
+    skip |= {"_type", "user_name", "created_by_name", "updated_by_name"}
     columns["data"] = {k: v for k, v in values.items() if k not in skip}
     return columns
 

@@ -32,6 +32,8 @@ class WriteContext:
     now: str = field(default_factory=dates.now)
     request_id: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # request_method/request_path for events
+    # The raw request body of the write, for hooks reading keys no Field declares (custom.cf_).
+    body: dict[str, Any] = field(default_factory=dict)
 
     @property
     def org(self) -> str:
@@ -119,6 +121,7 @@ def contact_lead(conn: Connection, org: str, contact_id: str) -> str | None:
 def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[str, Any]:
     """Validate ``body`` for ``spec``, apply its rules, store it; return the new object."""
     values = spec.fieldset(BASE_FIELDS).validate(body, creating=True, tz=wc.tz)
+    wc.body = body
     if values.get("lead_id") is None and values.get("contact_id") is not None:
         # A contact names its lead; Close fills lead_id from it.
         values["lead_id"] = contact_lead(wc.conn, wc.org, values["contact_id"])
@@ -161,6 +164,7 @@ def update(
     """PUT: only the fields sent change (PATCH semantics)."""
     existing = load(wc, spec, activity_id)
     values = spec.fieldset(BASE_FIELDS).validate(body, creating=False, tz=wc.tz)
+    wc.body = body
     check_references(wc, values)
     if "lead_id" in values and values["lead_id"] is None and spec.lead_required:
         raise InvalidRequest(field_errors={"lead": "This field may not be null."})

@@ -15,7 +15,14 @@ RouteDecl = tuple[str, dict[str, Op]]
 def route_table() -> list[RouteDecl]:
     """Every path crmapi serves, relative to ``/api/v1``."""
     from crmapi.activities import handlers as activities
-    from crmapi.resources import contacts, leads, statuses, users
+    from crmapi.resources import (
+        contacts,
+        custom_activity_types,
+        custom_fields,
+        leads,
+        statuses,
+        users,
+    )
 
     return [
         *users.ROUTES,
@@ -23,6 +30,8 @@ def route_table() -> list[RouteDecl]:
         *leads.ROUTES,
         *contacts.ROUTES,
         *activities.routes(),
+        *custom_fields.ROUTES,
+        *custom_activity_types.ROUTES,
     ]
 
 

@@ -171,7 +171,8 @@ def validate(conn: Connection, org_id: str, body: dict[str, Any], creating: bool
     values = FIELDS.validate(body, creating=creating)
     custom = custom_values.validate(conn, org_id, "contact", body)
     if custom:
-        values["custom"] = custom
+        # A new contact stores the merged values; an update merges them over the stored ones.
+        values["custom"] = custom_values.merge(None, custom) if creating else custom
     return values
 
 

@@ -118,7 +118,7 @@ def _validate_contacts(
 def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> str:
     """Validate and store a new lead with its nested contacts and its ``Created`` activity."""
     values = FIELDS.validate(body, creating=True)
-    custom = custom_values.validate(conn, ctx.org, "lead", body)
+    custom = custom_values.validate(conn, ctx.org, "lead", body, tz=ctx.tz)
     status_id = (
         _resolve_status(conn, ctx.org, values) or statuses.default_lead_status(conn, ctx.org)["id"]
     )
@@ -133,15 +133,17 @@ def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> s
             url=values.get("url"),
             status_id=status_id,
             addresses=_addresses(values.get("addresses", [])),
-            custom=custom,
+            custom=custom_values.merge(None, custom),
             created_by=ctx.user_id,
             updated_by=ctx.user_id,
             date_created=now,
             date_updated=now,
         )
     )
-    for contact in nested:
-        contacts.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, now)
+    for i, contact in enumerate(nested):
+        # Nested contacts keep the order they were sent in (lists sort by date_created).
+        stamp = dates.shift(now, microseconds=i)
+        contacts.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, stamp)
     wc = write.write_context(ctx, conn)
     wc.now = now
     write.system_create(wc, BY_TYPE["Created"], {"lead_id": lead_id, "source": "api"})
@@ -210,7 +212,7 @@ def list_leads(ctx: Ctx) -> dict[str, Any]:
     scope = L.c.organization_id == ctx.org
     with ctx.db.read() as conn:
         total = conn.execute(qc.count(L, query, scope)).scalar_one()
-        rows = conn.execute(qc.page(select(L), L, query, scope)).all() if query.limit else []
+        rows = conn.execute(qc.page(select(L), L, query, scope)).all()
         items = render_rows(conn, ctx.org, rows)
     return listing(items, query, total_results=total)
 
@@ -284,7 +286,7 @@ def update_lead(ctx: Ctx) -> dict[str, Any]:
             changes["status_id"] = status_id
         if "addresses" in values:
             changes["addresses"] = _addresses(values["addresses"])
-        custom = custom_values.validate(conn, ctx.org, "lead", ctx.body)
+        custom = custom_values.validate(conn, ctx.org, "lead", ctx.body, tz=ctx.tz)
         if custom:
             changes["custom"] = custom_values.merge(row.custom, custom)
         conn.execute(

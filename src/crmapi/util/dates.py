@@ -69,3 +69,8 @@ def to_datetime(value: str) -> datetime:
 def rfc2822(value: str) -> str:
     """Render a canonical datetime as an RFC-2822 date, as in an email envelope."""
     return to_datetime(value).strftime("%a, %d %b %Y %H:%M:%S +0000")
+
+
+def shift(value: str, **delta: float) -> str:
+    """A canonical datetime moved by a ``timedelta(**delta)``."""
+    return canonical(to_datetime(value) + timedelta(**delta))

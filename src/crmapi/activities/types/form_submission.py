@@ -13,8 +13,9 @@ SPEC = ActivitySpec(
         readonly("form_id"),
         readonly("form_configuration_id"),
         readonly("form_name"),
-        readonly("values", "object"),
-        readonly("values_by_name", "object"),
+        # Never mutated (render copies the defaults shallowly); Close shows {} when empty.
+        readonly("values", "object", {}),
+        readonly("values_by_name", "object", {}),
         readonly("ip_address"),
         readonly("origin"),
         readonly("source_url"),

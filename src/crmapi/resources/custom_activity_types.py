@@ -1,0 +1,254 @@
+"""Custom activity types (``/custom_activity/``): the ``actitype_`` definitions instances use.
+
+A type's ``fields`` are its activity custom fields (``/custom_field/activity/``), shown with
+their metadata in the type's display order; PUT may reorder them but never adds any.
+"""
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from starlette.responses import Response
+
+from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.fields import Field, FieldSet
+from crmapi.events.emit import emit
+from crmapi.http.context import Ctx
+from crmapi.http.endpoint import Op
+from crmapi.query import compile as qc
+from crmapi.query import grammar
+from crmapi.query.model import ListSpec, OrderSpec
+from crmapi.resources.render import listing, project
+from crmapi.storage import tables as t
+from crmapi.util import dates
+from crmapi.util.ids import new_id
+
+BLANK = "This field may not be blank."
+CAT = t.custom_activity_type
+CF = t.custom_field
+FIELDS = FieldSet(
+    (
+        Field("name", "str", required=True, nullable=False, max_length=255),
+        Field("description", "str", max_length=10_000),
+        Field("api_create_only", "bool", nullable=False),
+        Field("editable_with_roles", "str_list", nullable=False, max_items=100),
+        Field("is_archived", "bool", nullable=False, create=False),
+        Field("fields", "any", create=False),
+    )
+)
+LIST = ListSpec(
+    filters={},
+    orderings={"date_created": OrderSpec("date_created"), "name": OrderSpec("name")},
+    default_order="date_created",
+    max_limit=1000,
+)
+
+
+def _field_meta(row: Row[Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "type": row.type,
+        "required": row.required,
+        "accepts_multiple_values": row.accepts_multiple_values,
+        "editable_with_roles": list(row.editable_with_roles or []),
+        "converting_to_type": None,
+    }
+    if row.type == "choices":
+        meta["choices"] = list(row.choices or [])
+    return meta
+
+
+def _fields_by_type(conn: Connection, org_id: str, type_ids: list[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {type_id: [] for type_id in type_ids}
+    if not type_ids:
+        return out
+    rows = conn.execute(
+        select(CF)
+        .where(
+            CF.c.organization_id == org_id,
+            CF.c.object_type == "activity",
+            CF.c.custom_activity_type_id.in_(type_ids),
+        )
+        .order_by(CF.c.position, CF.c.date_created)
+    )
+    for r in rows:
+        out[r.custom_activity_type_id].append(r)
+    return out
+
+
+def _ordered(rows: list[Any], order: list[str]) -> list[Any]:
+    """The display order: ids named in ``order`` first, then the rest by creation."""
+    rank = {field_id: i for i, field_id in enumerate(order)}
+    return sorted(rows, key=lambda r: rank.get(r.id, len(rank)))
+
+
+def render_rows(conn: Connection, org_id: str, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+    fields = _fields_by_type(conn, org_id, [r.id for r in rows])
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "description": r.description,
+            "api_create_only": r.api_create_only,
+            "editable_with_roles": list(r.editable_with_roles or []),
+            "is_archived": r.is_archived,
+            "fields": [_field_meta(f) for f in _ordered(fields[r.id], list(r.field_order or []))],
+            "organization_id": r.organization_id,
+            "created_by": r.created_by,
+            "updated_by": r.updated_by,
+            "date_created": r.date_created,
+            "date_updated": r.date_updated,
+        }
+        for r in rows
+    ]
+
+
+def get_row(conn: Connection, org_id: str, type_id: str) -> Row[Any]:
+    row = conn.execute(
+        select(CAT).where(CAT.c.organization_id == org_id, CAT.c.id == type_id)
+    ).first()
+    if row is None:
+        raise object_not_found("CustomActivityType")
+    return row
+
+
+def render_one(conn: Connection, org_id: str, type_id: str) -> dict[str, Any]:
+    return render_rows(conn, org_id, [get_row(conn, org_id, type_id)])[0]
+
+
+def _emit(ctx: Ctx, conn: Connection, action: str, **change: Any) -> None:
+    obj = change.get("after") or change.get("before") or {}
+    emit(
+        conn,
+        ctx.principal,
+        object_type="custom_activity_type",
+        action=action,
+        object_id=obj["id"],
+        lead_id=None,
+        before=change.get("before"),
+        after=change.get("after"),
+        request_id=ctx.request_id,
+        meta={"request_method": ctx.method, "request_path": ctx.path},
+    )
+
+
+def _check_name(values: dict[str, Any]) -> None:
+    if "name" in values and not str(values["name"]).strip():
+        raise InvalidRequest(field_errors={"name": BLANK})
+
+
+def list_types(ctx: Ctx) -> dict[str, Any]:
+    query = grammar.parse(ctx.params, LIST, ctx.tz)
+    with ctx.db.read() as conn:
+        rows = conn.execute(qc.page(select(CAT), CAT, query, CAT.c.organization_id == ctx.org))
+        return listing(render_rows(conn, ctx.org, list(rows)), query)
+
+
+def get_type(ctx: Ctx) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        return project(render_one(conn, ctx.org, ctx.path_params["id"]), ctx.params)
+
+
+def create_type(ctx: Ctx) -> dict[str, Any]:
+    values = FIELDS.validate(ctx.body, creating=True)
+    _check_name(values)
+    now = dates.now()
+    type_id = new_id("actitype")
+    with ctx.db.write() as conn:
+        conn.execute(
+            insert(CAT).values(
+                id=type_id,
+                organization_id=ctx.org,
+                name=values["name"],
+                description=values.get("description"),
+                api_create_only=values.get("api_create_only", False),
+                editable_with_roles=values.get("editable_with_roles") or [],
+                is_archived=False,
+                field_order=[],
+                created_by=ctx.user_id,
+                updated_by=ctx.user_id,
+                date_created=now,
+                date_updated=now,
+            )
+        )
+        created = render_one(conn, ctx.org, type_id)
+        _emit(ctx, conn, "created", after=created)
+    return project(created, ctx.params)
+
+
+def _field_order(raw: Any, known: set[str]) -> list[str]:
+    """``fields: [{"id": ...}, ...]`` (plain ids accepted too); only the type's own fields."""
+    if not isinstance(raw, list):
+        raise InvalidRequest(field_errors={"fields": 'Send a list of {"id": ...} objects.'})
+    order: list[str] = []
+    for item in raw:
+        field_id = item.get("id") if isinstance(item, dict) else item
+        if not isinstance(field_id, str) or field_id not in known:
+            raise InvalidRequest(
+                field_errors={"fields": f"{str(field_id)[:100]!r} is not a field of this type."}
+            )
+        if field_id not in order:
+            order.append(field_id)
+    return order
+
+
+def update_type(ctx: Ctx) -> dict[str, Any]:
+    values = FIELDS.validate(ctx.body, creating=False)
+    _check_name(values)
+    with ctx.db.write() as conn:
+        row = get_row(conn, ctx.org, ctx.path_params["id"])
+        before = render_rows(conn, ctx.org, [row])[0]
+        changes = {k: v for k, v in values.items() if k != "fields"}
+        if "editable_with_roles" in changes:
+            changes["editable_with_roles"] = changes["editable_with_roles"] or []
+        if values.get("fields") is not None:
+            changes["field_order"] = _field_order(
+                values["fields"], {f["id"] for f in before["fields"]}
+            )
+        conn.execute(
+            update(CAT)
+            .where(CAT.c.organization_id == ctx.org, CAT.c.id == row.id)
+            .values(**changes, updated_by=ctx.user_id, date_updated=dates.now())
+        )
+        after = render_one(conn, ctx.org, row.id)
+        _emit(ctx, conn, "updated", before=before, after=after)
+    return project(after, ctx.params)
+
+
+def delete_type(ctx: Ctx) -> Response:
+    with ctx.db.write() as conn:
+        row = get_row(conn, ctx.org, ctx.path_params["id"])
+        used = conn.execute(
+            select(func.count()).where(
+                t.activity.c.organization_id == ctx.org,
+                t.activity.c.custom_activity_type_id == row.id,
+            )
+        ).scalar_one()
+        if used:
+            raise InvalidRequest(
+                [
+                    f"This custom activity type has {used} activities; delete them or archive "
+                    "the type (is_archived) instead."
+                ]
+            )
+        before = render_rows(conn, ctx.org, [row])[0]
+        conn.execute(
+            delete(CF).where(
+                CF.c.organization_id == ctx.org,
+                CF.c.object_type == "activity",
+                CF.c.custom_activity_type_id == row.id,
+            )
+        )
+        conn.execute(delete(CAT).where(CAT.c.organization_id == ctx.org, CAT.c.id == row.id))
+        _emit(ctx, conn, "deleted", before=before)
+    return Response(status_code=204)
+
+
+ROUTES: list[tuple[str, dict[str, Op]]] = [
+    ("/custom_activity/", {"GET": Op(list_types), "POST": Op(create_type, status=201)}),
+    (
+        "/custom_activity/{id}/",
+        {"GET": Op(get_type), "PUT": Op(update_type), "DELETE": Op(delete_type)},
+    ),
+]
