@@ -14,13 +14,54 @@ from crmapi.http.routing import route_table
 
 Send = Callable[[str, str, dict[str, Any] | None], tuple[int, Any]]
 
-# Extra body keys some types need (write rules beyond the field declarations).
-OVERRIDES: dict[str, dict[str, Any]] = {
-    "/lead/": {"name": "Isolated Inc", "contacts": [{"name": "Nested"}]},
-    "/contact/": {"name": "Ann", "emails": [{"email": "ann@example.com"}]},
-    "/status/lead/": {"label": "Tenant A only"},
+Refs = dict[str, Any]
+
+
+def _nth(refs: Refs, key: str, n: int) -> Any:
+    found = refs.get(key) or []
+    return found[n] if len(found) > n else None
+
+
+# Extra body keys some paths need (write rules beyond the field declarations), built from the
+# ids already known (``refs``: lead_id, contact_id, statuses, custom_activity_type_id...).
+OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
+    "/lead/": lambda r: {"name": "Isolated Inc", "contacts": [{"name": "Nested"}]},
+    "/contact/": lambda r: {"name": "Ann", "emails": [{"email": "ann@example.com"}]},
+    "/status/lead/": lambda r: {"label": "Tenant A only"},
+    "/custom_activity/": lambda r: {"name": "Demo call review"},
+    "/activity/custom/": lambda r: {"custom_activity_type_id": r.get("custom_activity_type_id")},
+    "/activity/status_change/lead/": lambda r: {
+        "old_status_id": _nth(r, "lead_statuses", 0),
+        "new_status_id": _nth(r, "lead_statuses", 1),
+    },
+    "/activity/status_change/opportunity/": lambda r: {
+        "old_status_id": _nth(r, "opportunity_statuses", 0),
+        "new_status_id": _nth(r, "opportunity_statuses", 1),
+    },
 }
-FIRST = ("/lead/", "/contact/")
+
+
+def _custom_field(kind: str) -> Callable[[Refs], dict[str, Any]]:
+    def body(refs: Refs) -> dict[str, Any]:
+        extra = {"custom_activity_type_id": refs.get("custom_activity_type_id")}
+        return {
+            "name": f"Field {len(refs)}",
+            "type": "text",
+            **(extra if kind == "activity" else {}),
+        }
+
+    return body
+
+
+for _kind in ("lead", "contact", "opportunity", "activity"):
+    for _prefix in ("/custom_field/", "/custom_fields/"):
+        OVERRIDES[f"{_prefix}{_kind}/"] = _custom_field(_kind)
+# Created first: later bodies point at them (path -> the body key their id fills).
+FIRST = {
+    "/lead/": "lead_id",
+    "/contact/": "contact_id",
+    "/custom_activity/": "custom_activity_type_id",
+}
 
 
 def _value(f: Field) -> Any:
@@ -39,7 +80,7 @@ def _value(f: Field) -> Any:
     return f.choices[0] if f.kind == "enum" and f.choices else samples.get(f.kind, "x")
 
 
-def body_for(path: str, op: Op, refs: dict[str, str]) -> dict[str, Any]:
+def body_for(path: str, op: Op, refs: Refs) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if op.fields is not None:
         for f in op.fields.fields:
@@ -47,34 +88,37 @@ def body_for(path: str, op: Op, refs: dict[str, str]) -> dict[str, Any]:
                 body[f.name] = _value(f)
             if f.create and f.name in refs:
                 body[f.name] = refs[f.name]
-    body.update(OVERRIDES.get(path, {}))
+    override = OVERRIDES.get(path)
+    if override is not None:
+        body.update({k: v for k, v in override(refs).items() if v is not None})
     return body
 
 
 def creatable() -> list[tuple[str, Op]]:
-    """Every collection path with a POST, leads and contacts first."""
+    """Every collection path with a POST, those in ``FIRST`` first."""
     found = [(path, ops["POST"]) for path, ops in route_table() if "POST" in ops]
-    return sorted(
-        found,
-        key=lambda item: (item[0] not in FIRST, FIRST.index(item[0]) if item[0] in FIRST else 0),
-    )
+    order = list(FIRST)
+    return sorted(found, key=lambda item: order.index(item[0]) if item[0] in FIRST else len(order))
 
 
 def create_everything(send: Send) -> dict[str, str]:
     """``{collection path: id}`` of one new object per creatable path; raises on any failure."""
-    refs: dict[str, str] = {}
+    refs: Refs = {}
+    for kind in ("lead", "opportunity"):
+        status, listed = send("GET", f"/status/{kind}/", None)
+        refs[f"{kind}_statuses"] = (
+            [s["id"] for s in listed.get("data", [])] if status == 200 else []
+        )
     created: dict[str, str] = {}
     problems = []
     for path, op in creatable():
         status, body = send("POST", path, body_for(path, op, refs))
-        if status != 200 or "id" not in body:
+        if not 200 <= status < 300 or "id" not in body:
             problems.append(f"POST {path} -> {status} {body}")
             continue
         created[path] = body["id"]
-        if path == "/lead/":
-            refs["lead_id"] = body["id"]
-        if path == "/contact/":
-            refs["contact_id"] = body["id"]
+        if path in FIRST:
+            refs[FIRST[path]] = body["id"]
     if problems:
         raise AssertionError(
             "Could not create an object for every creatable path (add an OVERRIDES entry in "
