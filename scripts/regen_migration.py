@@ -24,9 +24,7 @@ def main() -> None:
     text = generated.read_text()
     revision = re.search(r"^revision: str = '(\w+)'", text, re.M)
     assert revision is not None
-    text = text.replace(revision.group(1), "0001").replace(
-        "astext_type=Text()", "astext_type=sa.Text()"
-    )
+    text = text.replace(revision.group(1), "0001").replace("astext_type=Text()", "astext_type=sa.Text()")
     generated.unlink()
     (VERSIONS / "0001_initial_schema.py").write_text(text)
     print("wrote", VERSIONS / "0001_initial_schema.py")
