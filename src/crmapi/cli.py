@@ -134,6 +134,55 @@ def token_create(org_id: str, user_id: str, expires_in: int) -> None:
     _print({"access_token": issued["access_token"], "expires_in": issued["expires_in"]})
 
 
+@cli.group()
+def meeting() -> None:
+    """Meetings (Close syncs them from calendars; the API has no create)."""
+
+
+@meeting.command("add")
+@click.option("--org", "org_id", required=True)
+@click.option("--lead", "lead_id", required=True)
+@click.option("--title", required=True)
+@click.option("--starts-at", required=True, help="ISO 8601, e.g. 2025-03-01T15:00:00+00:00")
+@click.option("--ends-at", required=True)
+@click.option("--attendee", "attendees", multiple=True, help="Email address; repeat for each.")
+@click.option("--user", "user_id", default=None, help="Organizer (default: first member).")
+@click.option("--location", default="")
+def meeting_add(
+    org_id: str,
+    lead_id: str,
+    title: str,
+    starts_at: str,
+    ends_at: str,
+    attendees: tuple[str, ...],
+    user_id: str | None,
+    location: str,
+) -> None:
+    """Add a meeting to a lead, as a calendar sync would; print it as JSON."""
+    from crmapi.activities import write
+    from crmapi.activities.types import meeting as meetings
+    from crmapi.domain.context import Principal
+
+    try:
+        with _db().write() as conn:
+            organizer = meetings.organizer(conn, org_id, user_id)
+            wc = write.WriteContext(conn=conn, principal=Principal(org_id, organizer))
+            _print(
+                meetings.add_meeting(
+                    wc,
+                    lead_id=lead_id,
+                    title=title,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    attendees=list(attendees),
+                    location=location,
+                )
+            )
+    except (LookupError, ValueError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
 @cli.command("migrate")
 def migrate_cmd() -> None:
     """Create or migrate the database schema."""

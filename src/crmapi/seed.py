@@ -562,6 +562,9 @@ def demo(conn: Connection, seed: int = 7) -> Org:
     org = create_demo_org(conn, "Demo Company", "bruce@demo.example", 4, rng)
     end = datetime.now(UTC)
     load(conn, org, rng, 25, 400, end - timedelta(days=365 * 2), end)
+    from crmapi import demo_story
+
+    demo_story.tell(conn, org, rng, end)
     return org
 
 

@@ -23,7 +23,10 @@ def _read_one(ctx: Ctx, spec: ActivitySpec, activity_id: str, conn: Any) -> dict
     if row is None:
         raise object_not_found("Activity")
     fields = frozenset(ctx.params["_fields"].split(",")) if ctx.params.get("_fields") else None
-    return project(store.render_rows(conn, [row], fields)[0], ctx.params)
+    obj = store.render_rows(conn, [row], fields)[0]
+    if spec.detail is not None:
+        spec.detail(conn, ctx.org, obj)
+    return project(obj, ctx.params)
 
 
 def make_ops(spec: ActivitySpec) -> tuple[dict[str, Op], dict[str, Op]]:

@@ -23,6 +23,11 @@ BASE_UPDATE = ("contact_id", "activity_at")
 Prepare = Callable[["WriteContext", dict[str, Any], dict[str, Any], dict[str, Any] | None], None]
 Expand = Callable[["Connection", str, list[dict[str, Any]]], None]
 OnDelete = Callable[["WriteContext", dict[str, Any]], None]
+# Runs after the write is stored and its event emitted: ``(wc, before, after)``, either may be
+# None (create/delete). Keeps dependent objects in step (an email's thread follows its emails).
+AfterWrite = Callable[["WriteContext", dict[str, Any] | None, dict[str, Any] | None], None]
+# Enriches the one object ``GET /activity/<type>/{id}/`` returns (fields lists leave out).
+Detail = Callable[["Connection", str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class ActivitySpec:
     expand: Expand | None = None  # batch-enrich a page of rendered objects (no N+1)
     expanded_fields: frozenset[str] = frozenset()  # the fields ``expand`` fills
     on_delete: OnDelete | None = None  # cascade (e.g. a thread deletes its emails)
+    after_write: AfterWrite | None = None  # follow-up writes to related activities
+    detail: Detail | None = None  # extra fields on GET-one only (e.g. a thread's emails)
     preview_fields: tuple[str, ...] | None = None  # "stripped-down" shape in thread feeds
     in_default_feed: bool = True
     docs: str = ""  # the Close documentation page this type mirrors

@@ -147,6 +147,8 @@ def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[s
     store.insert_activity(wc.conn, full)
     created = load(wc, spec, full["id"])
     wc.emit(spec, "created", None, created)
+    if spec.after_write is not None:
+        spec.after_write(wc, None, created)
     return created
 
 
@@ -177,6 +179,8 @@ def update(
     store.update_activity(wc.conn, wc.org, full)
     updated = load(wc, spec, activity_id)
     wc.emit(spec, "updated", existing, updated)
+    if spec.after_write is not None:
+        spec.after_write(wc, existing, updated)
     return updated
 
 
@@ -186,6 +190,8 @@ def delete(wc: WriteContext, spec: ActivitySpec, activity_id: str) -> dict[str, 
         spec.on_delete(wc, existing)
     store.delete_activities(wc.conn, wc.org, store.A.c.id == activity_id)
     wc.emit(spec, "deleted", existing, None)
+    if spec.after_write is not None:
+        spec.after_write(wc, existing, None)
     return existing
 
 

@@ -1,7 +1,6 @@
 """The only place error bodies are built: typed errors in, Close-shaped JSON out."""
 
 import logging
-import math
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -14,6 +13,7 @@ from crmapi.domain.errors import (
     RateLimited,
     RequestTimeout,
 )
+from crmapi.http import ratelimit
 from crmapi.util.jsonutil import dumps
 
 log = logging.getLogger("crmapi")
@@ -51,17 +51,9 @@ def error_body(exc: APIError) -> dict[str, object]:
 
 
 def rate_limit_headers(exc: RateLimited) -> dict[str, str]:
-    reset = max(1, math.ceil(exc.reset))
-    return {
-        "RateLimit": f"limit={exc.limit}, remaining=0, reset={reset}",
-        "RateLimit-Limit": str(exc.limit),
-        "RateLimit-Remaining": "0",
-        "RateLimit-Reset": str(reset),
-        "X-Rate-Limit-Limit": str(exc.limit),
-        "X-Rate-Limit-Remaining": "0",
-        "X-Rate-Limit-Reset": f"{exc.reset:.3f}",
-        "Retry-After": str(reset),
-    }
+    # Same forms as every served response, plus Retry-After in whole seconds (never 0).
+    found = ratelimit.headers(ratelimit.Quota(exc.limit, 0, exc.reset))
+    return {**found, "Retry-After": found["RateLimit-Reset"]}
 
 
 def render_error(exc: APIError) -> Response:

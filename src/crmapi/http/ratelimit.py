@@ -1,80 +1,121 @@
 """Close-style rate limits: per API key and (3x higher) per organization, per endpoint group.
 
-State lives in this process (a fixed window per key); see docs/decisions.md for sharing it
-across machines.
+A fixed window of ``window`` seconds per (caller, group). State lives in this process, which
+is right for one machine; docs/decisions.md says how it would be shared across machines.
+
+The headers are read by real clients, so their forms matter:
+- ``RateLimit: limit=N, remaining=N, reset=S`` with an integer ``S`` (closeio's regex is
+  ``reset=(\\d+)``);
+- ``RateLimit-*`` (the IETF draft split form) and the deprecated ``X-Rate-Limit-*``, whose
+  reset is fractional seconds (tap-closeio sleeps ``int(reset) or 1`` when remaining is 0, so
+  it must be a small number of seconds, never an epoch).
 """
 
 import math
+import re
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from crmapi.domain.context import Principal
 from crmapi.domain.errors import RateLimited
 
 ORG_MULTIPLIER = 3
+# Forget expired windows once this many buckets are held (bounds memory under key churn).
+PRUNE_AT = 50_000
+
+_PARAM = re.compile(r"\{[^}]*\}")
+
+
+def endpoint_group(template: str, method: str) -> str:
+    """The group of a route: its resource path without ids, plus ``:write`` for writes.
+
+    ``/lead/{id}/`` GET -> ``lead``; ``/activity/note/{id}/`` PUT -> ``activity/note:write``.
+    Reads and writes are counted apart so an import cannot starve a sync, and each resource
+    apart so a feed reader does not slow down lead edits (Close groups path + method pairs).
+    """
+    resource = "/".join(p for p in _PARAM.sub("", template).split("/") if p) or "root"
+    return resource if method in ("GET", "HEAD") else f"{resource}:write"
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """One bucket's state after counting a request: what the headers report."""
+
+    limit: int
+    remaining: int
+    reset: float  # seconds until the window restarts
+
+
+def headers(quota: Quota) -> dict[str, str]:
+    reset = max(1, math.ceil(quota.reset))
+    return {
+        "RateLimit": f"limit={quota.limit}, remaining={quota.remaining}, reset={reset}",
+        "RateLimit-Limit": str(quota.limit),
+        "RateLimit-Remaining": str(quota.remaining),
+        "RateLimit-Reset": str(reset),
+        "X-Rate-Limit-Limit": str(quota.limit),
+        "X-Rate-Limit-Remaining": str(quota.remaining),
+        "X-Rate-Limit-Reset": f"{quota.reset:.3f}",
+    }
 
 
 class RateLimiter:
-    def __init__(self, per_key: int, window: int = 1) -> None:
+    def __init__(
+        self, per_key: int, window: int = 1, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.per_key = per_key
         self.window = max(1, window)
+        self._now = clock
         self._lock = threading.Lock()
+        # (caller, group) -> (window start, requests counted in it)
         self._counts: dict[tuple[str, str], tuple[float, int]] = {}
-
-    def _take(self, bucket: tuple[str, str], limit: int, now: float) -> tuple[int, float] | None:
-        start, used = self._counts.get(bucket, (now, 0))
-        if now - start >= self.window:
-            start, used = now, 0
-        reset = start + self.window - now
-        if used >= limit:
-            return None
-        self._counts[bucket] = (start, used + 1)
-        return limit - used - 1, reset
 
     def check(self, principal: Principal, group: str) -> dict[str, str]:
         """Count one request; raise 429 when a limit is hit, else return the headers."""
         if self.per_key <= 0:
             return {}
-        now = time.monotonic()
+        now = self._now()
         key = principal.api_key_id or f"{principal.user_id}:{principal.oauth_client_id}"
+        buckets = (
+            ("organization", (principal.organization_id, group), self.per_key * ORG_MULTIPLIER),
+            ("key", (key, group), self.per_key),
+        )
         with self._lock:
-            if len(self._counts) > 100_000:
-                self._counts.clear()
-            org_limit = self.per_key * ORG_MULTIPLIER
-            org = self._take((principal.organization_id, group), org_limit, now)
-            if org is None:
-                reset = self._reset((principal.organization_id, group), now)
-                raise RateLimited(
-                    limit=org_limit,
-                    reset=reset,
-                    group=group,
-                    limit_type="organization",
-                    window=self.window,
-                )
-            taken = self._take((key, group), self.per_key, now)
-            if taken is None:
-                # Give back the org slot: the request was not served.
-                start, used = self._counts[(principal.organization_id, group)]
-                self._counts[(principal.organization_id, group)] = (start, used - 1)
-                raise RateLimited(
-                    limit=self.per_key,
-                    reset=self._reset((key, group), now),
-                    group=group,
-                    limit_type="key",
-                    window=self.window,
-                )
-        remaining, reset_in = taken
-        reset = max(1, math.ceil(reset_in))
-        return {
-            "RateLimit": f"limit={self.per_key}, remaining={remaining}, reset={reset}",
-            "RateLimit-Limit": str(self.per_key),
-            "RateLimit-Remaining": str(remaining),
-            "RateLimit-Reset": str(reset),
-            "X-Rate-Limit-Limit": str(self.per_key),
-            "X-Rate-Limit-Remaining": str(remaining),
-            "X-Rate-Limit-Reset": f"{reset_in:.3f}",
-        }
+            if len(self._counts) > PRUNE_AT:
+                self._prune(now)
+            quotas = [self._peek(bucket, limit, now) for _, bucket, limit in buckets]
+            for (kind, _, limit), quota in zip(buckets, quotas, strict=True):
+                if quota.remaining <= 0:
+                    raise RateLimited(
+                        limit=limit,
+                        reset=max(0.001, quota.reset),
+                        group=group,
+                        limit_type=kind,
+                        window=self.window,
+                    )
+            # Count only requests that are served, in both buckets at once.
+            for _, bucket, _ in buckets:
+                start, used = self._window(bucket, now)
+                self._counts[bucket] = (start, used + 1)
+        # Report whichever bucket is closer to running out (the one that will 429 first).
+        tightest = min(quotas, key=lambda q: (q.remaining, -q.reset))
+        return headers(Quota(tightest.limit, tightest.remaining - 1, tightest.reset))
 
-    def _reset(self, bucket: tuple[str, str], now: float) -> float:
-        start, _ = self._counts.get(bucket, (now, 0))
-        return max(0.001, start + self.window - now)
+    def _window(self, bucket: tuple[str, str], now: float) -> tuple[float, int]:
+        start, used = self._counts.get(bucket, (now, 0))
+        if now - start >= self.window:
+            return now, 0
+        return start, used
+
+    def _peek(self, bucket: tuple[str, str], limit: int, now: float) -> Quota:
+        start, used = self._window(bucket, now)
+        return Quota(limit, limit - used, start + self.window - now)
+
+    def _prune(self, now: float) -> None:
+        expired = [b for b, (start, _) in self._counts.items() if now - start >= self.window]
+        for bucket in expired:
+            del self._counts[bucket]
+        if len(self._counts) > PRUNE_AT:  # all live: a flood of keys; start over
+            self._counts.clear()

@@ -6,6 +6,7 @@ from dataclasses import replace
 from starlette.routing import Route
 
 from crmapi.http.endpoint import Op, dispatcher
+from crmapi.http.ratelimit import endpoint_group
 
 API_PREFIX = "/api/v1"
 
@@ -20,14 +21,22 @@ def route_table() -> list[RouteDecl]:
         custom_activity_types,
         custom_fields,
         leads,
+        merge,
+        opportunities,
+        pipelines,
         statuses,
+        tasks,
         users,
     )
 
     return [
         *users.ROUTES,
         *statuses.ROUTES,
+        *pipelines.ROUTES,
+        *merge.ROUTES,  # /lead/merge/ before /lead/{id}/
         *leads.ROUTES,
+        *opportunities.ROUTES,
+        *tasks.ROUTES,
         *contacts.ROUTES,
         *activities.routes(),
         *custom_fields.ROUTES,
@@ -38,7 +47,7 @@ def route_table() -> list[RouteDecl]:
 def build(decls: Iterable[RouteDecl]) -> list[Route]:
     routes = []
     for path, ops in decls:
-        named = {m: replace(op, group=op.group or path) for m, op in ops.items()}
+        named = {m: replace(op, group=op.group or endpoint_group(path, m)) for m, op in ops.items()}
         methods = sorted({*named, "POST", "PUT", "DELETE", "PATCH", "GET", "OPTIONS"})
         routes.append(Route(API_PREFIX + path, dispatcher(named), methods=methods))
     return routes

@@ -306,14 +306,31 @@ CHILDREN = [t.activity, t.task, t.opportunity, t.contact]
 
 
 def delete_lead(ctx: Ctx) -> dict[str, Any]:
+    from crmapi.resources.merge import children
+
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
         before = render_rows(conn, ctx.org, [row])[0]
+        removed = children(conn, ctx, row.id)
         for table in CHILDREN:
             conn.execute(
                 delete(table).where(table.c.organization_id == ctx.org, table.c.lead_id == row.id)
             )
         conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
+        # Close fires a deleted event for every child too, then the lead's own.
+        for object_type, child in removed:
+            emit(
+                conn,
+                ctx.principal,
+                object_type=object_type,
+                action="deleted",
+                object_id=child["id"],
+                lead_id=row.id,
+                before=child,
+                after=None,
+                request_id=ctx.request_id,
+                meta={"request_method": ctx.method, "request_path": ctx.path},
+            )
         _emit(conn, ctx, "deleted", before, None)
     return {}
 

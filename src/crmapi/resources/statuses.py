@@ -1,4 +1,5 @@
-"""Lead statuses (``/status/lead/``), and the read side of pipelines and opportunity statuses."""
+"""Lead statuses (``/status/lead/``), and the read side of pipelines and opportunity statuses
+(their writes are in ``pipelines``)."""
 
 from typing import Any
 
@@ -93,10 +94,13 @@ def pipelines(conn: Connection, org_id: str) -> list[dict[str, Any]]:
 
 
 def opportunity_statuses(conn: Connection, org_id: str) -> list[dict[str, Any]]:
+    s, p = t.opportunity_status, t.pipeline
+    # Pipeline order first, then each pipeline's own order (positions are per pipeline).
     rows = conn.execute(
-        select(t.opportunity_status)
-        .where(t.opportunity_status.c.organization_id == org_id)
-        .order_by(t.opportunity_status.c.position, t.opportunity_status.c.date_created)
+        select(s)
+        .join(p, (p.c.organization_id == s.c.organization_id) & (p.c.id == s.c.pipeline_id))
+        .where(s.c.organization_id == org_id)
+        .order_by(p.c.position, p.c.date_created, s.c.position, s.c.date_created)
     )
     return [
         {
@@ -193,18 +197,6 @@ def delete_lead_status(ctx: Ctx) -> dict[str, Any]:
     return {}
 
 
-def list_opportunity_statuses(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.read() as conn:
-        items = [project(s, ctx.params) for s in opportunity_statuses(conn, ctx.org)]
-    return {"data": items, "has_more": False}
-
-
-def list_pipelines(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.read() as conn:
-        items = [project(p, ctx.params) for p in pipelines(conn, ctx.org)]
-    return {"data": items, "has_more": False}
-
-
 ROUTES: list[tuple[str, dict[str, Op]]] = [
     (
         "/status/lead/",
@@ -221,6 +213,4 @@ ROUTES: list[tuple[str, dict[str, Op]]] = [
             "DELETE": Op(delete_lead_status),
         },
     ),
-    ("/status/opportunity/", {"GET": Op(list_opportunity_statuses)}),
-    ("/pipeline/", {"GET": Op(list_pipelines)}),
 ]

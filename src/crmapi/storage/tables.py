@@ -8,6 +8,7 @@ Primary keys are ``(organization_id, id)`` and every secondary index starts with
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     ForeignKeyConstraint,
@@ -200,18 +201,22 @@ opportunity = Table(
     Column("status_id", ID, nullable=False),
     Column("user_id", ID),
     Column("contact_id", ID),
-    Column("value", Integer),
+    # Cents; BIGINT so deals above $21M do not overflow PostgreSQL's INTEGER.
+    Column("value", BigInteger),
     Column("value_period", String(16), nullable=False, default="one_time"),
     Column("confidence", Integer, nullable=False, default=0),
     Column("note", Text),
     Column("date_won", String(10)),
     Column("date_lost", TS),
     Column("custom", Json, nullable=False),
+    Column("attachments", Json),
     *_audit(),
     PrimaryKeyConstraint("organization_id", "id"),
     _lead_fk("opportunity"),
     Index(None, "organization_id", "lead_id"),
     Index(None, "organization_id", "date_created", "id"),
+    # Airbyte syncs opportunities incrementally by date_updated.
+    Index(None, "organization_id", "date_updated", "id"),
 )
 
 task = Table(
@@ -234,6 +239,8 @@ task = Table(
     _lead_fk("task"),
     Index(None, "organization_id", "lead_id"),
     Index(None, "organization_id", "date_created", "id"),
+    # The inbox: one user's open tasks by date.
+    Index(None, "organization_id", "assigned_to", "is_complete", "date"),
 )
 
 custom_activity_type = Table(

@@ -4,14 +4,36 @@ Every datetime is stored as this canonical UTC string too, so that string order 
 order on both backends and the hot path never converts a timestamp.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta, timezone
 
 CANONICAL = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
+# Set only while the demo story replays history through the real write paths.
+_FROZEN: ContextVar[str | None] = ContextVar("crmapi_frozen_now", default=None)
+
 
 def now() -> str:
     """The current time in canonical form."""
-    return datetime.now(UTC).strftime(CANONICAL)
+    return _FROZEN.get() or datetime.now(UTC).strftime(CANONICAL)
+
+
+@contextmanager
+def frozen(moment: datetime) -> Iterator[str]:
+    """Make ``now()`` return ``moment`` in this context (demo data written "in the past")."""
+    token = _FROZEN.set(canonical(moment))
+    try:
+        yield canonical(moment)
+    finally:
+        _FROZEN.reset(token)
+
+
+def today(tz_offset_hours: float = 0.0) -> str:
+    """The caller's calendar date (``YYYY-MM-DD``) given its ``X-TZ-Offset``."""
+    current = to_datetime(now()) + timedelta(hours=tz_offset_hours)
+    return current.date().isoformat()
 
 
 def canonical(value: datetime) -> str:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 12:37:06.606120
+Create Date: 2026-11-26 12:42:30.911607
 """
 
 from collections.abc import Sequence
@@ -272,13 +272,14 @@ def upgrade() -> None:
     sa.Column('status_id', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.String(length=64), nullable=True),
     sa.Column('contact_id', sa.String(length=64), nullable=True),
-    sa.Column('value', sa.Integer(), nullable=True),
+    sa.Column('value', sa.BigInteger(), nullable=True),
     sa.Column('value_period', sa.String(length=16), nullable=False),
     sa.Column('confidence', sa.Integer(), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('date_won', sa.String(length=10), nullable=True),
     sa.Column('date_lost', sa.String(length=32), nullable=True),
     sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('attachments', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('created_by', sa.String(length=64), nullable=True),
     sa.Column('updated_by', sa.String(length=64), nullable=True),
     sa.Column('date_created', sa.String(length=32), nullable=False),
@@ -288,6 +289,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('opportunity', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_opportunity_organization_id_date_created_id'), ['organization_id', 'date_created', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_opportunity_organization_id_date_updated_id'), ['organization_id', 'date_updated', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_opportunity_organization_id_lead_id'), ['organization_id', 'lead_id'], unique=False)
 
     op.create_table('task',
@@ -311,6 +313,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('organization_id', 'id', name=op.f('pk_task'))
     )
     with op.batch_alter_table('task', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_task_organization_id_assigned_to_is_complete_date'), ['organization_id', 'assigned_to', 'is_complete', 'date'], unique=False)
         batch_op.create_index(batch_op.f('ix_task_organization_id_date_created_id'), ['organization_id', 'date_created', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_task_organization_id_lead_id'), ['organization_id', 'lead_id'], unique=False)
 
@@ -322,10 +325,12 @@ def downgrade() -> None:
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_task_organization_id_lead_id'))
         batch_op.drop_index(batch_op.f('ix_task_organization_id_date_created_id'))
+        batch_op.drop_index(batch_op.f('ix_task_organization_id_assigned_to_is_complete_date'))
 
     op.drop_table('task')
     with op.batch_alter_table('opportunity', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_opportunity_organization_id_lead_id'))
+        batch_op.drop_index(batch_op.f('ix_opportunity_organization_id_date_updated_id'))
         batch_op.drop_index(batch_op.f('ix_opportunity_organization_id_date_created_id'))
 
     op.drop_table('opportunity')

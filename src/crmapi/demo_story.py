@@ -1,0 +1,240 @@
+"""The demo's per-lead story, written through the real write paths.
+
+The bulk generator (``seed.Generator``) gives the demo volume; this module gives each demo lead
+a history that hangs together, written by the same functions the API uses, at past moments
+(``dates.frozen``): the lead is emailed and called, notes are taken, it is qualified (a
+``LeadStatusChange``), an opportunity is opened and later won or lost (``OpportunityStatusChange``
+and ``date_won``), and a proposal task is completed (``TaskCompleted``). Events are emitted
+exactly as for API calls.
+"""
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import Connection, select, update
+
+from crmapi.activities import store, write
+from crmapi.activities.registry import BY_TYPE
+from crmapi.domain.context import Principal
+from crmapi.http.context import Ctx
+from crmapi.resources import leads, opportunities, pipelines, tasks
+from crmapi.settings import Settings
+from crmapi.storage import tables as t
+from crmapi.storage.db import Database
+from crmapi.util import dates, richtext
+from crmapi.util.ids import new_id
+
+if TYPE_CHECKING:
+    from crmapi.seed import Org
+
+# Activities the bulk generator invents without the objects behind them (an opportunity or a
+# task that never existed); the story replaces them with real ones.
+SYSTEM_TYPES = ("LeadStatusChange", "OpportunityStatusChange", "TaskCompleted")
+OUTCOMES = (("won", 0.4), ("lost", 0.25), ("open", 0.35))
+VALUES = (250_000, 480_000, 1_200_000, 3_600_000, 9_900_000)  # cents
+INTRO_NOTES = (
+    "Inbound from the website; runs a 12-person sales team.",
+    "Met at SaaStr; evaluating a CRM switch this quarter.",
+    "Referred by an existing customer.",
+)
+CALL_NOTES = (
+    "Discovery call: pain is manual follow-ups, budget approved.",
+    "Walked through pipeline reporting; wants a trial for the team.",
+    "Spoke with the decision maker; needs a proposal by Friday.",
+)
+
+
+class _SameConnection:
+    """Stands in for ``Database`` so HTTP handlers run inside the seeding transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        yield self.conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        yield self.conn
+
+
+@dataclass
+class _Teller:
+    conn: Connection
+    org: "Org"
+    rng: random.Random
+    settings: Settings
+
+    def ctx(
+        self, user: str, method: str, path: str, body: dict[str, Any], **path_params: str
+    ) -> Ctx:
+        return Ctx(
+            principal=Principal(self.org.id, user),
+            db=cast(Database, _SameConnection(self.conn)),
+            settings=self.settings,
+            method=method,
+            path=f"/api/v1{path}",
+            params={},
+            body=body,
+            path_params=path_params,
+            request_id=new_id("req"),
+        )
+
+    def activity(self, user: str, type_name: str, body: dict[str, Any]) -> dict[str, Any]:
+        ctx = self.ctx(user, "POST", f"/activity/{BY_TYPE[type_name].path}/", body)
+        return write.create(write.write_context(ctx, self.conn), BY_TYPE[type_name], body)
+
+    def lead_status(self, user: str, lead_id: str, label: str) -> None:
+        body = {"status": label}
+        leads.update_lead(self.ctx(user, "PUT", f"/lead/{lead_id}/", body, id=lead_id))
+
+
+def _moments(rng: random.Random, start: datetime, end: datetime, n: int) -> list[datetime]:
+    start = min(start, end - timedelta(minutes=n))  # a lead created just now still fits
+    span = (end - start).total_seconds()
+    offsets = sorted(rng.uniform(0.02, 0.98) * span for _ in range(n))
+    return [start + timedelta(seconds=s) for s in offsets]
+
+
+def _outcome(rng: random.Random) -> str:
+    return rng.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
+
+
+def tell(conn: Connection, org: "Org", rng: random.Random, end: datetime) -> None:
+    """Give every lead of ``org`` a believable history (see the module docstring)."""
+    teller = _Teller(conn, org, rng, Settings())
+    rows = conn.execute(
+        select(t.lead.c.id, t.lead.c.name, t.lead.c.date_created)
+        .where(t.lead.c.organization_id == org.id)
+        .order_by(t.lead.c.date_created, t.lead.c.id)
+    ).all()
+    first_status = org.lead_statuses[0]["id"]
+    store.delete_activities(conn, org.id, store.A.c.type.in_(SYSTEM_TYPES))
+    # Every story starts where a new lead starts: in the first (default) status.
+    conn.execute(
+        update(t.lead).where(t.lead.c.organization_id == org.id).values(status_id=first_status)
+    )
+    contacts = _contacts(conn, org.id)
+    for row in rows:
+        started = dates.to_datetime(row.date_created)
+        _one_lead(teller, row.id, contacts.get(row.id, []), started, end)
+
+
+def _contacts(conn: Connection, org_id: str) -> dict[str, list[tuple[str, str, str | None]]]:
+    out: dict[str, list[tuple[str, str, str | None]]] = {}
+    rows = conn.execute(
+        select(t.contact.c.id, t.contact.c.lead_id, t.contact.c.name, t.contact.c.emails).where(
+            t.contact.c.organization_id == org_id
+        )
+    )
+    for r in rows:
+        email = r.emails[0]["email"] if r.emails else None
+        out.setdefault(r.lead_id, []).append((r.id, r.name or "", email))
+    return out
+
+
+def _one_lead(
+    teller: _Teller,
+    lead_id: str,
+    contacts: list[tuple[str, str, str | None]],
+    started: datetime,
+    end: datetime,
+) -> None:
+    rng = teller.rng
+    owner = rng.choice(teller.org.users)
+    contact_id, contact_name, email = contacts[0] if contacts else (None, "", None)
+    steps = iter(_moments(rng, started, end, 7))
+    outcome = _outcome(rng)
+
+    with dates.frozen(next(steps)):
+        teller.activity(owner, "Note", {"lead_id": lead_id, "note": rng.choice(INTRO_NOTES)})
+    with dates.frozen(next(steps)):
+        first_name = contact_name.split(" ")[0] or "there"
+        body_text = f"Hi {first_name}, thanks for your interest. Do you have 20 minutes this week?"
+        teller.activity(
+            owner,
+            "Email",
+            {
+                "lead_id": lead_id,
+                "contact_id": contact_id,
+                "direction": "outgoing",
+                "status": "sent",
+                "subject": "Getting started",
+                "sender": "sales@demo.example",
+                "to": [email or "contact@client.example"],
+                "body_text": body_text,
+                "body_html": richtext.to_html(body_text),
+            },
+        )
+    with dates.frozen(next(steps)):
+        teller.activity(
+            owner,
+            "Call",
+            {
+                "lead_id": lead_id,
+                "contact_id": contact_id,
+                "direction": "outbound",
+                "status": "completed",
+                "duration": rng.choice([300, 540, 900, 1500]),
+                "note": rng.choice(CALL_NOTES),
+            },
+        )
+    with dates.frozen(next(steps)):
+        teller.lead_status(owner, lead_id, "Qualified")
+    with dates.frozen(next(steps)):
+        body = {
+            "lead_id": lead_id,
+            "contact_id": contact_id,
+            "user_id": owner,
+            "value": rng.choice(VALUES),
+            "value_period": rng.choice(["one_time", "annual", "monthly"]),
+            "confidence": rng.choice([30, 50, 70]),
+            "note": "Team plan, annual billing discussed.",
+        }
+        opp = opportunities.create(
+            teller.conn, teller.ctx(owner, "POST", "/opportunity/", body), body
+        )
+        body = {"lead_id": lead_id, "text": f"Send proposal to {contact_name or 'the team'}"}
+        task = tasks.create(teller.conn, teller.ctx(owner, "POST", "/task/", body), body)
+    with dates.frozen(next(steps)):
+        done = {"is_complete": True}
+        tasks.update(
+            teller.conn, teller.ctx(owner, "PUT", f"/task/{task['id']}/", done), task["id"], done
+        )
+        teller.activity(owner, "Note", {"lead_id": lead_id, "note": "Proposal sent."})
+    moment = next(steps)
+    with dates.frozen(moment):
+        _close(teller, owner, lead_id, opp, outcome, moment)
+
+
+def _close(
+    teller: _Teller,
+    owner: str,
+    lead_id: str,
+    opp: dict[str, Any],
+    outcome: str,
+    moment: datetime,
+) -> None:
+    """Win, lose, or keep working the deal."""
+    if outcome == "open":
+        body = {
+            "lead_id": lead_id,
+            "text": "Follow up on the proposal",
+            "date": (moment + timedelta(days=teller.rng.randint(2, 60))).date().isoformat(),
+        }
+        tasks.create(teller.conn, teller.ctx(owner, "POST", "/task/", body), body)
+        return
+    status = pipelines.status_by_label(teller.conn, teller.org.id, outcome.title(), None)
+    assert status is not None
+    change: dict[str, Any] = {
+        "status_id": status["id"],
+        "confidence": 100 if outcome == "won" else 0,
+    }
+    path = f"/opportunity/{opp['id']}/"
+    opportunities.update(teller.conn, teller.ctx(owner, "PUT", path, change), opp["id"], change)
+    teller.lead_status(owner, lead_id, "Customer" if outcome == "won" else "Bad Fit")
