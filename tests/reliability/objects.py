@@ -29,6 +29,20 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
     "/contact/": lambda r: {"name": "Ann", "emails": [{"email": "ann@example.com"}]},
     "/status/lead/": lambda r: {"label": "Tenant A only"},
     "/custom_activity/": lambda r: {"name": "Demo call review"},
+    "/pipeline/": lambda r: {"name": "Tenant A pipeline"},
+    "/status/opportunity/": lambda r: {
+        "label": "Tenant A stage",
+        "type": "active",
+        "pipeline_id": r.get("pipeline_id"),
+    },
+    "/task/": lambda r: {"lead_id": r.get("lead_id"), "text": "Call back"},
+    "/activity/email/": lambda r: {"status": "draft", "subject": "Hello"},
+    "/activity/whatsapp_message/": lambda r: {
+        "local_phone": "+14155550100",
+        "remote_phone": "+14155550101",
+    },
+    # An action, not an object: only B's attempt on A's leads is tested (never created).
+    "/lead/merge/": lambda r: {"source": r.get("other_lead_id"), "destination": r.get("lead_id")},
     "/activity/custom/": lambda r: {"custom_activity_type_id": r.get("custom_activity_type_id")},
     "/activity/status_change/lead/": lambda r: {
         "old_status_id": _nth(r, "lead_statuses", 0),
@@ -58,6 +72,7 @@ for _kind in ("lead", "contact", "opportunity", "activity"):
         OVERRIDES[f"{_prefix}{_kind}/"] = _custom_field(_kind)
 # Created first: later bodies point at them (path -> the body key their id fills).
 FIRST = {
+    "/pipeline/": "pipeline_id",
     "/lead/": "lead_id",
     "/contact/": "contact_id",
     "/custom_activity/": "custom_activity_type_id",
@@ -96,7 +111,12 @@ def body_for(path: str, op: Op, refs: Refs) -> dict[str, Any]:
 
 def creatable() -> list[tuple[str, Op]]:
     """Every collection path with a POST, those in ``FIRST`` first."""
-    found = [(path, ops["POST"]) for path, ops in route_table() if "POST" in ops]
+    table = dict(route_table())
+    found = [
+        (path, ops["POST"])
+        for path, ops in table.items()
+        if "POST" in ops and path + "{id}/" in table  # a collection, not an action
+    ]
     order = list(FIRST)
     return sorted(found, key=lambda item: order.index(item[0]) if item[0] in FIRST else len(order))
 

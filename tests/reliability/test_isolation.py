@@ -96,6 +96,8 @@ class Matrix:
         }
         if "/custom_activity/" in self.created:
             refs["custom_activity_type_id"] = self.created["/custom_activity/"]
+        leads = [lead["id"] for lead in self.a.ok("GET", "/lead/?_limit=5")["data"]]
+        refs["other_lead_id"] = next(i for i in leads if i != refs["lead_id"])
         return refs
 
 
@@ -147,12 +149,26 @@ def test_it_keeps_every_route_isolated_between_organizations(app: Any, client: A
             elif method == "POST":
                 body = body_for(path, op, refs)
                 status, text = _raw(b, "POST", path, body)
-                references = [k for k, v in refs.items() if isinstance(v, str) and body.get(k) == v]
-                references += [k for k in ("old_status_id", "new_status_id") if body.get(k)]
+                a_values = {v for v in refs.values() if isinstance(v, str)}
+                a_values |= {v for v in refs.values() if isinstance(v, list) for v in v}
+                references = [k for k, v in body.items() if isinstance(v, str) and v in a_values]
                 if references and 200 <= status < 300:
                     problems.append(f"POST {path} with A's {references} accepted: {text[:200]}")
                 if leaked(text, secret):
                     problems.append(f"POST {path} leaks A's ids: {text[:200]}")
+            else:
+                # Collection-wide writes (PUT /task/ bulk update...): aimed at A's ids they
+                # must touch nothing (the snapshot below) and reveal nothing.
+                for name, value in (
+                    ("id__in", matrix.created.get(path)),
+                    ("lead_id", refs["lead_id"]),
+                ):
+                    params = {name: value} if value else {}
+                    body = {"is_complete": True, "name": "x", "_params": params}
+                    status, text = _raw(b, method, path, body, params=params)
+                    cases += 1
+                    if status >= 500 or leaked(text, secret):
+                        problems.append(f"{method} {path} {params} -> {status} {text[:200]}")
     after = snapshot(app, a.org_id)
     changed = [name for name in before if before[name] != after[name]]
     record(
