@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: serve test lint fix bench bench-quick clean schema
+.PHONY: serve test lint fix bench bench-quick clean schema fuzz crash reliability reliability-report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,21 @@ clean:
 # Pre-release: regenerate the single initial migration after changing storage/tables.py.
 schema: $(STAMP)
 	$(BIN)/python scripts/regen_migration.py
+
+# Reliability (docs/reliability.md). CI runs the short variants inside `make test`; these are
+# the long ones. Each writes its figures to .reliability/*.json; `make reliability-report`
+# prints them as the tables of docs/reliability.md.
+RELIABILITY_PYTEST = CRMAPI_REQUIRE_POSTGRES=1 $(BIN)/pytest -q --timeout 3600
+
+fuzz: $(STAMP)
+	CRMAPI_FUZZ_EXAMPLES=$${CRMAPI_FUZZ_EXAMPLES:-12} CRMAPI_CLOSE_FUZZ_EXAMPLES=$${CRMAPI_CLOSE_FUZZ_EXAMPLES:-20} \
+		$(RELIABILITY_PYTEST) tests/reliability/test_fuzz.py tests/reliability/test_close_spec.py
+
+crash: $(STAMP)
+	CRMAPI_CRASH_CYCLES=$${CRMAPI_CRASH_CYCLES:-20} $(RELIABILITY_PYTEST) tests/reliability/test_crash.py
+
+reliability: $(STAMP)
+	$(RELIABILITY_PYTEST) tests/reliability
+
+reliability-report: $(STAMP)
+	$(BIN)/python scripts/reliability_report.py

@@ -43,6 +43,10 @@ class Settings:
     webhook_pause_after_seconds: float = 72 * 3600.0
     webhook_backlog_limit: int = 100_000
     webhook_timeout_seconds: float = 10.0
+    # Per-request deadline: past it the client gets 503 (0 disables).
+    request_timeout_seconds: float = 30.0
+    # Failed authentications per client address per minute before 429 (0 disables).
+    auth_failures_per_minute: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +56,12 @@ class Settings:
             "max_body_bytes": _env_int("CRMAPI_MAX_BODY_BYTES", cls.max_body_bytes),
             "rate_limit_per_key": _env_int("CRMAPI_RATE_LIMIT_PER_KEY", cls.rate_limit_per_key),
             "rate_limit_window": _env_int("CRMAPI_RATE_LIMIT_WINDOW", cls.rate_limit_window),
+            "request_timeout_seconds": float(
+                os.environ.get("CRMAPI_REQUEST_TIMEOUT_SECONDS") or cls.request_timeout_seconds
+            ),
+            "auth_failures_per_minute": _env_int(
+                "CRMAPI_AUTH_FAILURES_PER_MINUTE", cls.auth_failures_per_minute
+            ),
             "event_retention_days": _env_int(
                 "CRMAPI_EVENT_RETENTION_DAYS", cls.event_retention_days
             ),

@@ -1,6 +1,7 @@
 """The route table, built from each resource module's declarations."""
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from starlette.routing import Route
 
@@ -50,10 +51,7 @@ def route_table() -> list[RouteDecl]:
 def build(decls: Iterable[RouteDecl]) -> list[Route]:
     routes = []
     for path, ops in decls:
-        named = {
-            m: Op(op.handler, op.status, op.group or endpoint_group(path, m))
-            for m, op in ops.items()
-        }
-        methods = sorted({*named, "POST", "PUT", "DELETE", "PATCH", "GET"})
+        named = {m: replace(op, group=op.group or endpoint_group(path, m)) for m, op in ops.items()}
+        methods = sorted({*named, "POST", "PUT", "DELETE", "PATCH", "GET", "OPTIONS"})
         routes.append(Route(API_PREFIX + path, dispatcher(named), methods=methods))
     return routes

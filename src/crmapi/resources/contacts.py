@@ -271,9 +271,19 @@ def delete_contact(ctx: Ctx) -> dict[str, Any]:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/contact/", {"GET": Op(list_contacts), "POST": Op(create_contact)}),
+    (
+        "/contact/",
+        {
+            "GET": Op(list_contacts, summary="List contacts", list_spec=LIST, fields=FIELDS),
+            "POST": Op(create_contact, summary="Create a contact", fields=FIELDS),
+        },
+    ),
     (
         "/contact/{id}/",
-        {"GET": Op(get_contact), "PUT": Op(update_contact), "DELETE": Op(delete_contact)},
+        {
+            "GET": Op(get_contact, summary="Get a contact", fields=FIELDS),
+            "PUT": Op(update_contact, summary="Update a contact", fields=FIELDS),
+            "DELETE": Op(delete_contact, summary="Delete a contact"),
+        },
     ),
 ]

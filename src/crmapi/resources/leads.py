@@ -342,6 +342,19 @@ def count(conn: Connection, org_id: str) -> int:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/lead/", {"GET": Op(list_leads), "POST": Op(create_lead)}),
-    ("/lead/{id}/", {"GET": Op(get_lead), "PUT": Op(update_lead), "DELETE": Op(delete_lead)}),
+    (
+        "/lead/",
+        {
+            "GET": Op(list_leads, summary="List leads", list_spec=LIST, fields=FIELDS),
+            "POST": Op(create_lead, summary="Create a lead", fields=FIELDS),
+        },
+    ),
+    (
+        "/lead/{id}/",
+        {
+            "GET": Op(get_lead, summary="Get a lead", fields=FIELDS),
+            "PUT": Op(update_lead, summary="Update a lead", fields=FIELDS),
+            "DELETE": Op(delete_lead, summary="Delete a lead"),
+        },
+    ),
 ]

@@ -186,7 +186,7 @@ def me(ctx: Ctx) -> dict[str, Any]:
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
     ("/me/", {"GET": Op(me)}),
-    ("/user/", {"GET": Op(list_users)}),
+    ("/user/", {"GET": Op(list_users, summary="List users", list_spec=USER_LIST)}),
     ("/user/{id}/", {"GET": Op(get_user)}),
     ("/organization/{id}/", {"GET": Op(get_organization)}),
 ]
