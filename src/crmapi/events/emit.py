@@ -7,7 +7,7 @@ too, so an event and its deliveries commit (or roll back) together.
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert
 
@@ -16,6 +16,9 @@ from crmapi.events import outbox
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
+
+if TYPE_CHECKING:
+    from crmapi.http.context import Ctx
 
 # Keys whose change alone does not make an update worth reporting (they still appear in
 # ``changed_fields`` next to a real change, as in Close's opportunity-won example).
@@ -130,3 +133,32 @@ def emit(
     conn.execute(insert(t.event).values(**event))
     outbox.enqueue(conn, event)
     return str(event["id"])
+
+
+def emit_change(
+    conn: Connection,
+    ctx: "Ctx",
+    object_type: str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    *,
+    lead_key: str = "lead_id",
+) -> str | None:
+    """``emit`` for a change an HTTP request made (its principal, request id and meta).
+
+    ``lead_key`` names the key of the rendered object holding its lead (``id`` for a lead).
+    """
+    obj = after or before or {}
+    return emit(
+        conn,
+        ctx.principal,
+        object_type=object_type,
+        action=action,
+        object_id=obj["id"],
+        lead_id=obj.get(lead_key),
+        before=before,
+        after=after,
+        request_id=ctx.request_id,
+        meta={"request_method": ctx.method, "request_path": ctx.path},
+    )

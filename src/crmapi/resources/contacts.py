@@ -7,7 +7,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldError, FieldSet
-from crmapi.events.emit import emit
+from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -183,19 +183,7 @@ def emit_event(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    obj = after or before or {}
-    emit(
-        conn,
-        ctx.principal,
-        object_type="contact",
-        action=action,
-        object_id=obj["id"],
-        lead_id=obj.get("lead_id"),
-        before=before,
-        after=after,
-        request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
-    )
+    emit_change(conn, ctx, "contact", action, before, after)
 
 
 def list_contacts(ctx: Ctx) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit
+from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -229,19 +229,7 @@ def emit_event(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    obj = after or before or {}
-    emit(
-        conn,
-        ctx.principal,
-        object_type="lead",
-        action=action,
-        object_id=obj["id"],
-        lead_id=obj["id"],
-        before=before,
-        after=after,
-        request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
-    )
+    emit_change(conn, ctx, "lead", action, before, after, lead_key="id")
 
 
 def create_lead(ctx: Ctx) -> dict[str, Any]:
@@ -321,18 +309,7 @@ def delete_lead(ctx: Ctx) -> dict[str, Any]:
         conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
         # Close fires a deleted event for every child too, then the lead's own.
         for object_type, child in removed:
-            emit(
-                conn,
-                ctx.principal,
-                object_type=object_type,
-                action="deleted",
-                object_id=child["id"],
-                lead_id=row.id,
-                before=child,
-                after=None,
-                request_id=ctx.request_id,
-                meta={"request_method": ctx.method, "request_path": ctx.path},
-            )
+            emit_change(conn, ctx, object_type, "deleted", child, None)
         emit_event(conn, ctx, "deleted", before, None)
     return {}
 
