@@ -48,6 +48,10 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
         "old_status_id": _nth(r, "lead_statuses", 0),
         "new_status_id": _nth(r, "lead_statuses", 1),
     },
+    "/webhook/": lambda r: {
+        "url": "http://127.0.0.1:9/tenant-a",
+        "events": [{"object_type": "activity.note", "action": "created"}],
+    },
     "/activity/status_change/opportunity/": lambda r: {
         "old_status_id": _nth(r, "opportunity_statuses", 0),
         "new_status_id": _nth(r, "opportunity_statuses", 1),
