@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: serve test lint fix bench bench-quick clean schema
+.PHONY: serve test lint fix bench bench-quick clean schema fuzz crash reliability reliability-report
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,7 @@ clean:
 schema: $(STAMP)
 	$(BIN)/python scripts/regen_migration.py
 
+<<<<<<< HEAD
 # Benchmarks (docs/performance.md). Needs wrk (`apt-get install wrk`) and PostgreSQL binaries;
 # datasets are seeded once under /tmp/crmapi-bench and reused. The full run takes ~30 minutes.
 BENCH_STAMP := $(VENV)/.installed-bench
@@ -44,3 +45,22 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
+=======
+# Reliability (docs/reliability.md). CI runs the short variants inside `make test`; these are
+# the long ones. Each writes its figures to .reliability/*.json; `make reliability-report`
+# prints them as the tables of docs/reliability.md.
+RELIABILITY_PYTEST = CRMAPI_REQUIRE_POSTGRES=1 $(BIN)/pytest -q --timeout 3600
+
+fuzz: $(STAMP)
+	CRMAPI_FUZZ_EXAMPLES=$${CRMAPI_FUZZ_EXAMPLES:-12} CRMAPI_CLOSE_FUZZ_EXAMPLES=$${CRMAPI_CLOSE_FUZZ_EXAMPLES:-20} \
+		$(RELIABILITY_PYTEST) tests/reliability/test_fuzz.py tests/reliability/test_close_spec.py
+
+crash: $(STAMP)
+	CRMAPI_CRASH_CYCLES=$${CRMAPI_CRASH_CYCLES:-20} $(RELIABILITY_PYTEST) tests/reliability/test_crash.py
+
+reliability: $(STAMP)
+	$(RELIABILITY_PYTEST) tests/reliability
+
+reliability-report: $(STAMP)
+	$(BIN)/python scripts/reliability_report.py
+>>>>>>> main

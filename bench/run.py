@@ -104,6 +104,8 @@ def main() -> None:
                 pg.stop()
                 pg = None
     (base / "last-results.json").write_text(json.dumps(results, indent=1))
+    if args.out:  # the raw numbers next to the report (re-render with --render)
+        args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
     publish(results, args.out, cfg.plot)
 
 

@@ -1,20 +1,39 @@
 """``create_app(settings)``: the ASGI application; no module-level state."""
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from crmapi.domain.errors import APIError
+from crmapi.events.worker import Worker
 from crmapi.http import errors
-from crmapi.http.auth import Authenticator
+from crmapi.http.auth import Authenticator, FailureLimiter
 from crmapi.http.middleware import CloseConventions
 from crmapi.http.ratelimit import RateLimiter
-from crmapi.http.routing import build, route_table
+from crmapi.http.routing import API_PREFIX, build, route_table
 from crmapi.settings import Settings
 from crmapi.storage import migrate
 from crmapi.storage.db import Database
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    """Start the server's own background work (webhook delivery, event retention)."""
+    settings: Settings = app.state.settings
+    worker = Worker(app.state.db, settings).start() if settings.background_workers else None
+    try:
+        yield
+    finally:
+        if worker is not None:
+            await run_in_threadpool(worker.stop)
 
 
 def create_app(settings: Settings | None = None, *, migrate_schema: bool = True) -> Starlette:
@@ -23,7 +42,8 @@ def create_app(settings: Settings | None = None, *, migrate_schema: bool = True)
     if migrate_schema:
         migrate.upgrade(db)
     app = Starlette(
-        routes=build(route_table()),
+        routes=[Route(API_PREFIX + "/openapi.json/", openapi_document), *build(route_table())],
+        lifespan=lifespan,
         middleware=[Middleware(CloseConventions)],
         exception_handlers={
             APIError: errors.api_error_handler,
@@ -34,6 +54,17 @@ def create_app(settings: Settings | None = None, *, migrate_schema: bool = True)
     app.state.settings = settings
     app.state.db = db
     app.state.auth = Authenticator(settings.auth_cache_seconds)
+    app.state.auth_failures = FailureLimiter(settings.auth_failures_per_minute)
     app.state.limiter = RateLimiter(settings.rate_limit_per_key, settings.rate_limit_window)
     logging.getLogger("crmapi").setLevel(logging.INFO)
     return app
+
+
+async def openapi_document(request: Request) -> Response:
+    """The OpenAPI document, public: it describes the API, not any organization's data."""
+    from crmapi import openapi
+
+    state = request.app.state
+    if not hasattr(state, "openapi"):
+        state.openapi = errors.json_response(openapi.document()).body
+    return Response(state.openapi, media_type="application/json")

@@ -34,7 +34,14 @@ def cli(ctx: click.Context) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Fill an empty database with a demo organization.")
-def serve(host: str, port: int, workers: int, demo: bool) -> None:
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@click.option("--access-log", is_flag=True, help="Log every request line (never credentials).")
+def serve(host: str, port: int, workers: int, demo: bool, log_level: str, access_log: bool) -> None:
     """Serve the API under /api/v1/ (the schema is migrated first)."""
     import uvicorn
 
@@ -62,8 +69,8 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
-        access_log=False,
+        log_level=log_level,
+        access_log=access_log,
     )
 
 

@@ -68,16 +68,16 @@ def _thread_mode(params: dict[str, str]) -> str | None:
 
 
 @functools.cache
-def _thread_scope(mode: str | None) -> tuple[list[ColumnElement[bool]], frozenset[str]]:
+def _thread_scope(mode: str | None) -> tuple[tuple[ColumnElement[bool], ...], frozenset[str]]:
     """Which types the feed shows, and which are shown stripped down, for each mode.
 
     Cached: the registry is fixed at import, and callers only read the result."""
     hidden = [s.type for s in BY_TYPE.values() if not s.in_default_feed]
     if mode is None:
-        return [store.A.c.type.not_in(hidden)], frozenset()
+        return (store.A.c.type.not_in(hidden),), frozenset()
     if mode == "only":
-        return [store.A.c.type != "Email"], frozenset()
-    return [], frozenset({"Email"})
+        return (store.A.c.type != "Email",), frozenset()
+    return (), frozenset({"Email"})
 
 
 def list_feed(ctx: Ctx) -> dict[str, Any]:

@@ -3,8 +3,8 @@
 from typing import Any
 
 from crmapi.activities import store, write
-from crmapi.activities.base import typed_list_spec
-from crmapi.activities.feed import list_feed
+from crmapi.activities.base import BASE_FIELDS, typed_list_spec
+from crmapi.activities.feed import FEED, list_feed
 from crmapi.activities.registry import ACTIVITY_TYPES
 from crmapi.activities.spec import ActivitySpec
 from crmapi.domain.errors import object_not_found
@@ -59,22 +59,30 @@ def make_ops(spec: ActivitySpec) -> tuple[dict[str, Op], dict[str, Op]]:
         return {}
 
     group = f"activity/{spec.path}"
-    collection = {"GET": Op(list_, group=group)} if "list" in spec.verbs else {}
+    fields = spec.fieldset(BASE_FIELDS)  # also describes the operations in /openapi.json
+    name = spec.type
+    collection: dict[str, Op] = {}
+    if "list" in spec.verbs:
+        collection["GET"] = Op(
+            list_, group=group, summary=f"List {name}", list_spec=list_spec, fields=fields
+        )
     if "create" in spec.verbs:
-        collection["POST"] = Op(create, group=group + ":write")
+        collection["POST"] = Op(
+            create, group=group + ":write", summary=f"Create {name}", fields=fields
+        )
     item: dict[str, Op] = {}
     if "get" in spec.verbs:
-        item["GET"] = Op(get, group=group)
+        item["GET"] = Op(get, group=group, summary=f"Get {name}", fields=fields)
     if "update" in spec.verbs:
-        item["PUT"] = Op(update, group=group + ":write")
+        item["PUT"] = Op(update, group=group + ":write", summary=f"Update {name}", fields=fields)
     if "delete" in spec.verbs:
-        item["DELETE"] = Op(delete, group=group + ":write")
+        item["DELETE"] = Op(delete, group=group + ":write", summary=f"Delete {name}")
     return collection, item
 
 
 def routes() -> list[tuple[str, dict[str, Op]]]:
     out: list[tuple[str, dict[str, Op]]] = [
-        ("/activity/", {"GET": Op(list_feed, group="activity")})
+        ("/activity/", {"GET": Op(list_feed, group="activity", list_spec=FEED)})
     ]
     for spec in ACTIVITY_TYPES:
         collection, item = make_ops(spec)

@@ -41,6 +41,10 @@ class NotFound(APIError):
 class MethodNotAllowed(APIError):
     status = 405
 
+    def __init__(self, message: str, allow: str = "") -> None:
+        super().__init__(message)
+        self.allow = allow  # the ``Allow`` header (RFC 9110 requires it on a 405)
+
 
 class PayloadTooLarge(APIError):
     status = 413
@@ -48,6 +52,16 @@ class PayloadTooLarge(APIError):
 
 class UnsupportedMediaType(APIError):
     status = 415
+
+
+class RequestTimeout(APIError):
+    """503: the request ran past ``Settings.request_timeout_seconds``; safe to retry."""
+
+    status = 503
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The request took longer than {seconds:g} seconds; try again.")
+        self.retry_after = 2
 
 
 class RateLimited(APIError):

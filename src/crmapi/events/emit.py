@@ -1,25 +1,92 @@
 """Every change to an object writes one event, in the same transaction as the change.
 
 This is the only way writes announce themselves: the event log (``GET /event/``) and webhook
-deliveries are both read from what ``emit`` stores.
+deliveries are both read from what ``emit`` stores. The webhook outbox rows are written here
+too, so an event and its deliveries commit (or roll back) together.
 """
 
-from typing import Any
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, insert
 
 from crmapi.domain.context import Principal
+from crmapi.events import outbox
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
 
-# Keys whose change alone does not make an update worth reporting.
-_IGNORED = frozenset({"date_updated", "updated_by", "updated_by_name"})
+if TYPE_CHECKING:
+    from crmapi.http.context import Ctx
+
+# Keys whose change alone does not make an update worth reporting (they still appear in
+# ``changed_fields`` next to a real change, as in Close's opportunity-won example).
+_INCIDENTAL = frozenset({"date_updated", "updated_by", "updated_by_name"})
+
+# The order Close's event example lists the keys in; also the columns of ``event``.
+EVENT_KEYS = (
+    "id",
+    "date_created",
+    "date_updated",
+    "organization_id",
+    "object_type",
+    "object_id",
+    "lead_id",
+    "action",
+    "user_id",
+    "request_id",
+    "api_key_id",
+    "oauth_client_id",
+    "changed_fields",
+    "previous_data",
+    "data",
+    "meta",
+)
+
+
+class _Clock:
+    """Strictly increasing timestamps within this process.
+
+    Events are listed newest first by ``date_updated``; two events of one request (a lead and
+    its ``Created`` activity) must not share a timestamp or their order would depend on ids.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last = datetime.min.replace(tzinfo=UTC)
+
+    def now(self) -> str:
+        with self._lock:
+            current = datetime.now(UTC)
+            if current <= self._last:
+                current = self._last + timedelta(microseconds=1)
+            self._last = current
+        return dates.canonical(current)
+
+
+_clock = _Clock()
 
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     keys = set(before) | set(after)
-    return sorted(k for k in keys if k not in _IGNORED and before.get(k) != after.get(k))
+    return sorted(k for k in keys if before.get(k) != after.get(k))
+
+
+def _diff(
+    action: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> tuple[list[str], dict[str, Any] | None] | None:
+    """``(changed_fields, previous_data)`` for the action; None for an update that changed
+    nothing a client could see."""
+    if action == "updated":
+        old, new = before or {}, after or {}
+        fields = changed_fields(old, new)
+        if not set(fields) - _INCIDENTAL:
+            return None
+        return fields, {k: old.get(k) for k in fields}
+    if action == "deleted":
+        return [], before
+    return [], {}
 
 
 def emit(
@@ -38,37 +105,60 @@ def emit(
     """Store the event for one change; return its id (None for an update that changed nothing).
 
     ``before``/``after`` are the object as the API renders it; ``previous_data`` holds the old
-    values of the changed fields on update and the whole object on delete.
+    values of the changed fields on update, the whole object on delete, ``{}`` on create.
     """
-    if action == "updated":
-        fields = changed_fields(before or {}, after or {})
-        if not fields:
-            return None
-        previous: dict[str, Any] | None = {k: (before or {}).get(k) for k in fields}
-    elif action == "deleted":
-        fields, previous = [], before
-    else:
-        fields, previous = [], {}
-    now = dates.now()
-    event_id = new_id("ev")
-    conn.execute(
-        insert(t.event).values(
-            id=event_id,
-            organization_id=principal.organization_id,
-            date_created=now,
-            date_updated=now,
-            object_type=object_type,
-            object_id=object_id,
-            action=action,
-            lead_id=lead_id,
-            user_id=principal.user_id,
-            request_id=request_id,
-            api_key_id=principal.api_key_id,
-            oauth_client_id=principal.oauth_client_id,
-            changed_fields=fields,
-            previous_data=previous,
-            data=None if action == "deleted" else after,
-            meta=meta or {},
-        )
+    diff = _diff(action, before, after)
+    if diff is None:
+        return None
+    fields, previous = diff
+    now = _clock.now()
+    event: dict[str, Any] = {
+        "id": new_id("ev"),
+        "date_created": now,
+        "date_updated": now,
+        "organization_id": principal.organization_id,
+        "object_type": object_type,
+        "object_id": object_id,
+        "lead_id": lead_id,
+        "action": action,
+        "user_id": principal.user_id,
+        "request_id": request_id,
+        "api_key_id": principal.api_key_id,
+        "oauth_client_id": principal.oauth_client_id,
+        "changed_fields": fields,
+        "previous_data": previous,
+        "data": None if action == "deleted" else after,
+        "meta": meta or {},
+    }
+    conn.execute(insert(t.event).values(**event))
+    outbox.enqueue(conn, event)
+    return str(event["id"])
+
+
+def emit_change(
+    conn: Connection,
+    ctx: "Ctx",
+    object_type: str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    *,
+    lead_key: str = "lead_id",
+) -> str | None:
+    """``emit`` for a change an HTTP request made (its principal, request id and meta).
+
+    ``lead_key`` names the key of the rendered object holding its lead (``id`` for a lead).
+    """
+    obj = after or before or {}
+    return emit(
+        conn,
+        ctx.principal,
+        object_type=object_type,
+        action=action,
+        object_id=obj["id"],
+        lead_id=obj.get(lead_key),
+        before=before,
+        after=after,
+        request_id=ctx.request_id,
+        meta={"request_method": ctx.method, "request_path": ctx.path},
     )
-    return event_id

@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection
 
 from crmapi.domain.context import Principal
-from crmapi.domain.errors import UNAUTHORIZED_MESSAGE, Unauthorized
+from crmapi.domain.errors import UNAUTHORIZED_MESSAGE, RateLimited, Unauthorized
 from crmapi.resources import accounts
 
 _CACHE_SIZE = 4096
@@ -60,3 +61,45 @@ class Authenticator:
             if len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
         return principal
+
+
+class FailureLimiter:
+    """Counts failed authentications per client address; past the limit every attempt from
+    that address is a 429 until the minute is over (guessing keys becomes pointless)."""
+
+    window = 60
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._lock = threading.Lock()
+        self._failures: dict[str, tuple[float, int]] = {}
+
+    def check(self, address: str) -> None:
+        if self.per_minute <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            start, count = self._failures.get(address, (now, 0))
+            if now - start >= self.window:
+                self._failures.pop(address, None)
+                return
+        if count >= self.per_minute:
+            raise RateLimited(
+                limit=self.per_minute,
+                reset=max(0.001, start + self.window - now),
+                group="auth",
+                limit_type="address",
+                window=self.window,
+            )
+
+    def failed(self, address: str) -> None:
+        if self.per_minute <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 100_000:
+                self._failures.clear()
+            start, count = self._failures.get(address, (now, 0))
+            if now - start >= self.window:
+                start, count = now, 0
+            self._failures[address] = (start, count + 1)

@@ -6,7 +6,13 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crmapi.domain.errors import APIError, InvalidRequest, RateLimited
+from crmapi.domain.errors import (
+    APIError,
+    InvalidRequest,
+    MethodNotAllowed,
+    RateLimited,
+    RequestTimeout,
+)
 from crmapi.http import ratelimit
 from crmapi.util.jsonutil import dumps
 
@@ -38,6 +44,9 @@ def error_body(exc: APIError) -> dict[str, object]:
         }
         # Singer reads rate_reset at the top level, Airbyte and older clients under "error".
         return {**details, "error": details}
+    if exc.status >= 500:
+        # 5xx bodies carry an object-valued error: that is what Close's clients parse.
+        return {"error": {"message": exc.message}}
     return {"error": exc.message}
 
 
@@ -49,6 +58,10 @@ def rate_limit_headers(exc: RateLimited) -> dict[str, str]:
 
 def render_error(exc: APIError) -> Response:
     headers = rate_limit_headers(exc) if isinstance(exc, RateLimited) else None
+    if isinstance(exc, RequestTimeout):
+        headers = {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, MethodNotAllowed) and exc.allow:
+        headers = {"Allow": exc.allow}
     return json_response(error_body(exc), exc.status, headers)
 
 

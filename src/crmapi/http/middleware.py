@@ -4,7 +4,11 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from crmapi.http.errors import json_response
+
 _SLASHES = re.compile(r"/{2,}")
+# No real path is near this (ids are < 100 characters); longer ones are refused unrouted.
+MAX_PATH = 2048
 
 
 class CloseConventions:
@@ -19,6 +23,10 @@ class CloseConventions:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if len(scope["path"]) > MAX_PATH:
+                message = f"The URL path is too long (max {MAX_PATH} characters)."
+                await json_response({"error": message}, 414)(scope, receive, send)
+                return
             scope = dict(scope)
             path = _SLASHES.sub("/", scope["path"])
             if not path.endswith("/"):

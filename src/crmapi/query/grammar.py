@@ -14,6 +14,8 @@ from crmapi.util import dates
 
 CONTROL = frozenset({"_skip", "_limit", "_fields", "_order_by"})
 MAX_FIELDS = 200
+# Beyond a 32-bit offset no page exists, and SQLite cannot even bind the number (was a 500).
+MAX_INT = 2**31 - 1
 
 
 def parse(params: Mapping[str, str], spec: ListSpec, tz: float = 0.0) -> ListQuery:
@@ -62,6 +64,9 @@ def _int_param(
         return None
     if value < 0:
         field_errors[name] = f"{name} must not be negative."
+        return None
+    if value > MAX_INT:
+        field_errors[name] = f"{name} is too large (max {MAX_INT})."
         return None
     return value
 

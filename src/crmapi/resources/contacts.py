@@ -7,7 +7,7 @@ from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldError, FieldSet
-from crmapi.events.emit import emit
+from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -176,26 +176,14 @@ def validate(conn: Connection, org_id: str, body: dict[str, Any], creating: bool
     return values
 
 
-def _emit(
+def emit_event(
     conn: Connection,
     ctx: Ctx,
     action: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    obj = after or before or {}
-    emit(
-        conn,
-        ctx.principal,
-        object_type="contact",
-        action=action,
-        object_id=obj["id"],
-        lead_id=obj.get("lead_id"),
-        before=before,
-        after=after,
-        request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
-    )
+    emit_change(conn, ctx, "contact", action, before, after)
 
 
 def list_contacts(ctx: Ctx) -> dict[str, Any]:
@@ -221,12 +209,13 @@ def create_contact(ctx: Ctx) -> dict[str, Any]:
         if lead_id is None:
             # Close creates a lead named after the contact when no lead is given.
             lead_id = leads.insert_lead(conn, ctx, {"name": values.get("name")}, now)
+            leads.emit_event(conn, ctx, "created", None, leads.render_one(conn, ctx.org, lead_id))
         elif not leads.exists(conn, ctx.org, lead_id):
             raise InvalidRequest(field_errors={"lead": "Object does not exist."})
         contact_id = insert_contact(conn, ctx.org, ctx.user_id, lead_id, values, now)
         leads.touch(conn, ctx.org, lead_id, ctx.user_id, now)
         created = render_rows(conn, [get_row(conn, ctx.org, contact_id)])[0]
-        _emit(conn, ctx, "created", None, created)
+        emit_event(conn, ctx, "created", None, created)
         return project(created, ctx.params)
 
 
@@ -248,7 +237,7 @@ def update_contact(ctx: Ctx) -> dict[str, Any]:
         )
         leads.touch(conn, ctx.org, row.lead_id, ctx.user_id, now)
         after = render_rows(conn, [get_row(conn, ctx.org, row.id)])[0]
-        _emit(conn, ctx, "updated", before, after)
+        emit_event(conn, ctx, "updated", before, after)
         return project(after, ctx.params)
 
 
@@ -265,14 +254,24 @@ def delete_contact(ctx: Ctx) -> dict[str, Any]:
             .values(contact_id=None)
         )
         conn.execute(delete(C).where(C.c.organization_id == ctx.org, C.c.id == row.id))
-        _emit(conn, ctx, "deleted", before, None)
+        emit_event(conn, ctx, "deleted", before, None)
     return {}
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/contact/", {"GET": Op(list_contacts), "POST": Op(create_contact)}),
+    (
+        "/contact/",
+        {
+            "GET": Op(list_contacts, summary="List contacts", list_spec=LIST, fields=FIELDS),
+            "POST": Op(create_contact, summary="Create a contact", fields=FIELDS),
+        },
+    ),
     (
         "/contact/{id}/",
-        {"GET": Op(get_contact), "PUT": Op(update_contact), "DELETE": Op(delete_contact)},
+        {
+            "GET": Op(get_contact, summary="Get a contact", fields=FIELDS),
+            "PUT": Op(update_contact, summary="Update a contact", fields=FIELDS),
+            "DELETE": Op(delete_contact, summary="Delete a contact"),
+        },
     ),
 ]

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit
+from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -118,18 +118,8 @@ def render_one(conn: Connection, org_id: str, type_id: str) -> dict[str, Any]:
 
 
 def _emit(ctx: Ctx, conn: Connection, action: str, **change: Any) -> None:
-    obj = change.get("after") or change.get("before") or {}
-    emit(
-        conn,
-        ctx.principal,
-        object_type="custom_activity_type",
-        action=action,
-        object_id=obj["id"],
-        lead_id=None,
-        before=change.get("before"),
-        after=change.get("after"),
-        request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
+    emit_change(
+        conn, ctx, "custom_activity_type", action, change.get("before"), change.get("after")
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Row, Text, cast, delete, func, insert, select
 
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit
+from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -131,19 +131,8 @@ def _check_shape(values: dict[str, Any], object_type: str) -> None:
 
 
 def _emit(ctx: Ctx, conn: Connection, object_type: str, action: str, **change: Any) -> None:
-    obj = change.get("after") or change.get("before") or {}
-    emit(
-        conn,
-        ctx.principal,
-        object_type=f"custom_fields.{object_type}",
-        action=action,
-        object_id=obj["id"],
-        lead_id=None,
-        before=change.get("before"),
-        after=change.get("after"),
-        request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
-    )
+    before, after = change.get("before"), change.get("after")
+    emit_change(conn, ctx, f"custom_fields.{object_type}", action, before, after)
 
 
 def make_handlers(object_type: str) -> tuple[dict[str, Op], dict[str, Op]]:

@@ -9,7 +9,7 @@ from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit
+from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -222,26 +222,14 @@ def get_lead(ctx: Ctx) -> dict[str, Any]:
         return project(render_one(conn, ctx.org, ctx.path_params["id"]), ctx.params)
 
 
-def _emit(
+def emit_event(
     conn: Connection,
     ctx: Ctx,
     action: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    obj = after or before or {}
-    emit(
-        conn,
-        ctx.principal,
-        object_type="lead",
-        action=action,
-        object_id=obj["id"],
-        lead_id=obj["id"],
-        before=before,
-        after=after,
-        request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
-    )
+    emit_change(conn, ctx, "lead", action, before, after, lead_key="id")
 
 
 def create_lead(ctx: Ctx) -> dict[str, Any]:
@@ -249,7 +237,9 @@ def create_lead(ctx: Ctx) -> dict[str, Any]:
     with ctx.db.write() as conn:
         lead_id = insert_lead(conn, ctx, ctx.body, now)
         created = render_one(conn, ctx.org, lead_id)
-        _emit(conn, ctx, "created", None, created)
+        emit_event(conn, ctx, "created", None, created)
+        for contact in created["contacts"]:
+            contacts.emit_event(conn, ctx, "created", None, contact)
         return project(created, ctx.params)
 
 
@@ -297,7 +287,7 @@ def update_lead(ctx: Ctx) -> dict[str, Any]:
         if status_id is not None and status_id != row.status_id:
             _status_change(conn, ctx, row.id, row.status_id, status_id, now)
         after = render_one(conn, ctx.org, row.id)
-        _emit(conn, ctx, "updated", before, after)
+        emit_event(conn, ctx, "updated", before, after)
         return project(after, ctx.params)
 
 
@@ -319,19 +309,8 @@ def delete_lead(ctx: Ctx) -> dict[str, Any]:
         conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
         # Close fires a deleted event for every child too, then the lead's own.
         for object_type, child in removed:
-            emit(
-                conn,
-                ctx.principal,
-                object_type=object_type,
-                action="deleted",
-                object_id=child["id"],
-                lead_id=row.id,
-                before=child,
-                after=None,
-                request_id=ctx.request_id,
-                meta={"request_method": ctx.method, "request_path": ctx.path},
-            )
-        _emit(conn, ctx, "deleted", before, None)
+            emit_change(conn, ctx, object_type, "deleted", child, None)
+        emit_event(conn, ctx, "deleted", before, None)
     return {}
 
 
@@ -340,6 +319,19 @@ def count(conn: Connection, org_id: str) -> int:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/lead/", {"GET": Op(list_leads), "POST": Op(create_lead)}),
-    ("/lead/{id}/", {"GET": Op(get_lead), "PUT": Op(update_lead), "DELETE": Op(delete_lead)}),
+    (
+        "/lead/",
+        {
+            "GET": Op(list_leads, summary="List leads", list_spec=LIST, fields=FIELDS),
+            "POST": Op(create_lead, summary="Create a lead", fields=FIELDS),
+        },
+    ),
+    (
+        "/lead/{id}/",
+        {
+            "GET": Op(get_lead, summary="Get a lead", fields=FIELDS),
+            "PUT": Op(update_lead, summary="Update a lead", fields=FIELDS),
+            "DELETE": Op(delete_lead, summary="Delete a lead"),
+        },
+    ),
 ]

@@ -26,7 +26,7 @@ from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit
+from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -371,19 +371,7 @@ def _emit(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> None:
-    obj = after or before or {}
-    emit(
-        conn,
-        ctx.principal,
-        object_type="opportunity",
-        action=action,
-        object_id=obj["id"],
-        lead_id=obj.get("lead_id"),
-        before=before,
-        after=after,
-        request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
-    )
+    emit_change(conn, ctx, "opportunity", action, before, after)
 
 
 def _resolve_status(
@@ -451,18 +439,7 @@ def _lead_for_create(conn: Connection, ctx: Ctx, values: dict[str, Any], now: st
         return str(lead_id)
     # Close creates an unnamed ("Untitled") lead for an opportunity sent without one.
     lead_id = leads.insert_lead(conn, ctx, {}, now)
-    emit(
-        conn,
-        ctx.principal,
-        object_type="lead",
-        action="created",
-        object_id=lead_id,
-        lead_id=lead_id,
-        before=None,
-        after=leads.render_one(conn, ctx.org, lead_id),
-        request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
-    )
+    leads.emit_event(conn, ctx, "created", None, leads.render_one(conn, ctx.org, lead_id))
     return lead_id
 
 

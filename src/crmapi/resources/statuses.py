@@ -198,12 +198,18 @@ def delete_lead_status(ctx: Ctx) -> dict[str, Any]:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/status/lead/", {"GET": Op(list_lead_statuses), "POST": Op(create_lead_status)}),
+    (
+        "/status/lead/",
+        {
+            "GET": Op(list_lead_statuses),
+            "POST": Op(create_lead_status, fields=LEAD_STATUS_FIELDS),
+        },
+    ),
     (
         "/status/lead/{id}/",
         {
-            "GET": Op(get_lead_status),
-            "PUT": Op(update_lead_status),
+            "GET": Op(get_lead_status, fields=LEAD_STATUS_FIELDS),
+            "PUT": Op(update_lead_status, fields=LEAD_STATUS_FIELDS),
             "DELETE": Op(delete_lead_status),
         },
     ),

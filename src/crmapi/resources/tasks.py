@@ -28,7 +28,7 @@ from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import REQUIRED, Field, FieldError, FieldSet
-from crmapi.events.emit import emit
+from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
@@ -284,18 +284,7 @@ def _emit(
     after: dict[str, Any] | None,
 ) -> None:
     obj = after or before or {}
-    emit(
-        conn,
-        ctx.principal,
-        object_type=f"task.{obj['_type']}",
-        action=action,
-        object_id=obj["id"],
-        lead_id=obj.get("lead_id"),
-        before=before,
-        after=after,
-        request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
-    )
+    emit_change(conn, ctx, f"task.{obj['_type']}", action, before, after)
 
 
 def _validate(body: dict[str, Any], creating: bool, tz: float) -> dict[str, Any]:

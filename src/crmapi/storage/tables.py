@@ -328,6 +328,8 @@ event = Table(
     Index(None, "organization_id", "date_updated", "id"),
     Index(None, "organization_id", "object_id", "date_updated"),
     Index(None, "organization_id", "lead_id", "date_updated"),
+    Index(None, "organization_id", "user_id", "date_updated"),
+    Index(None, "organization_id", "object_type", "date_updated"),
     Index(None, "organization_id", "request_id"),
 )
 
@@ -343,6 +345,9 @@ webhook = Table(
     Column("signature_key", String(64), nullable=False),
     Column("pause_reason", String(64)),
     Column("latest_error", Text),
+    # Start of the current run of failed deliveries (null after any success): Close pauses a
+    # subscription whose deliveries have all failed for three days.
+    Column("failing_since", TS),
     *_audit(),
     PrimaryKeyConstraint("organization_id", "id"),
 )
@@ -357,6 +362,9 @@ webhook_delivery = Table(
     Column("payload", Text, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", TS, nullable=False),
+    # pending -> delivered | failed (gave up after 72 h); an auto-pause deletes pending rows.
+    # A worker claims a pending row by moving next_attempt_at forward (a lease), so a worker
+    # that dies mid-send leaves the row due again instead of lost.
     Column("status", String(16), nullable=False, default="pending"),
     Column("last_error", Text),
     Column("date_created", TS, nullable=False),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 12:42:30.911607
+Create Date: 2026-11-26 13:11:15.565341
 """
 
 from collections.abc import Sequence
@@ -98,7 +98,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_event_organization_id_date_updated_id'), ['organization_id', 'date_updated', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_event_organization_id_lead_id_date_updated'), ['organization_id', 'lead_id', 'date_updated'], unique=False)
         batch_op.create_index(batch_op.f('ix_event_organization_id_object_id_date_updated'), ['organization_id', 'object_id', 'date_updated'], unique=False)
+        batch_op.create_index(batch_op.f('ix_event_organization_id_object_type_date_updated'), ['organization_id', 'object_type', 'date_updated'], unique=False)
         batch_op.create_index(batch_op.f('ix_event_organization_id_request_id'), ['organization_id', 'request_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_event_organization_id_user_id_date_updated'), ['organization_id', 'user_id', 'date_updated'], unique=False)
 
     op.create_table('lead',
     sa.Column('id', sa.String(length=64), nullable=False),
@@ -196,6 +198,7 @@ def upgrade() -> None:
     sa.Column('signature_key', sa.String(length=64), nullable=False),
     sa.Column('pause_reason', sa.String(length=64), nullable=True),
     sa.Column('latest_error', sa.Text(), nullable=True),
+    sa.Column('failing_since', sa.String(length=32), nullable=True),
     sa.Column('created_by', sa.String(length=64), nullable=True),
     sa.Column('updated_by', sa.String(length=64), nullable=True),
     sa.Column('date_created', sa.String(length=32), nullable=False),
@@ -365,7 +368,9 @@ def downgrade() -> None:
 
     op.drop_table('lead')
     with op.batch_alter_table('event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_event_organization_id_user_id_date_updated'))
         batch_op.drop_index(batch_op.f('ix_event_organization_id_request_id'))
+        batch_op.drop_index(batch_op.f('ix_event_organization_id_object_type_date_updated'))
         batch_op.drop_index(batch_op.f('ix_event_organization_id_object_id_date_updated'))
         batch_op.drop_index(batch_op.f('ix_event_organization_id_lead_id_date_updated'))
         batch_op.drop_index(batch_op.f('ix_event_organization_id_date_updated_id'))

@@ -1,0 +1,240 @@
+"""Webhook subscriptions (``/webhook/``): create, list, read, update (pause/resume), delete."""
+
+import re
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from starlette.responses import Response
+
+from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.fields import Field, FieldSet
+from crmapi.events import filters
+from crmapi.http.context import Ctx
+from crmapi.http.endpoint import Op
+from crmapi.http.errors import json_response
+from crmapi.storage import tables as t
+from crmapi.util import dates
+from crmapi.util.ids import new_id
+
+W = t.webhook
+
+MAX_SUBSCRIPTIONS = 40
+
+# Close's list of event types: object types seen in the event log and the actions they carry.
+OBJECT_TYPES = frozenset(
+    {
+        "lead",
+        "contact",
+        "opportunity",
+        "lead_merge",
+        "unsubscribed_email",
+        "import",
+        "custom_activity_type",
+        "custom_object_type",
+        "custom_object",
+        "membership",
+        "group",
+        "saved_search",
+        "phone_number",
+        "email_template",
+        "sms_template",
+        "sequence",
+        "sequence_subscription",
+        "comment",
+        "comment_thread",
+    }
+)
+OBJECT_TYPE_FAMILIES = re.compile(
+    r"^(activity|task|bulk_action|custom_fields|export|status)\.[a-z][a-z_]{0,60}$"
+)
+ACTIONS = frozenset(
+    {
+        "created",
+        "updated",
+        "deleted",
+        "merged",
+        "completed",
+        "sent",
+        "answered",
+        "scheduled",
+        "started",
+        "canceled",
+        "activated",
+        "deactivated",
+        "paused",
+        "reverting",
+        "reverted",
+    }
+)
+
+FIELDS = FieldSet(
+    (
+        Field("url", "str", required=True, nullable=False, max_length=2000),
+        Field("events", "object_list", required=True, nullable=False, max_items=200),
+        Field("verify_ssl", "bool", nullable=False),
+        Field("status", "enum", choices=("active", "paused"), create=False, nullable=False),
+    )
+)
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidRequest(field_errors={"url": "Enter a valid http(s) URL."})
+    return url.strip()
+
+
+def _check_event(item: dict[str, Any], i: int) -> dict[str, Any]:
+    object_type, action = item.get("object_type"), item.get("action")
+    where = f"events[{i}]"
+    if not isinstance(object_type, str) or not (
+        object_type in OBJECT_TYPES or OBJECT_TYPE_FAMILIES.match(object_type)
+    ):
+        raise InvalidRequest(
+            field_errors={"events": f"{where}: unknown object_type {object_type!r}."}
+        )
+    if action not in ACTIONS:
+        raise InvalidRequest(field_errors={"events": f"{where}: unknown action {action!r}."})
+    out: dict[str, Any] = {"object_type": object_type, "action": action}
+    extra = item.get("extra_filter")
+    if extra is not None:
+        try:
+            filters.validate(extra, f"{where}.extra_filter")
+        except filters.FilterError as exc:
+            raise InvalidRequest(field_errors={"events": str(exc)}) from None
+        out["extra_filter"] = extra
+    return out
+
+
+def _check_events(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not items:
+        raise InvalidRequest(field_errors={"events": "Subscribe to at least one event."})
+    return [_check_event(item, i) for i, item in enumerate(items)]
+
+
+def render(row: Row[Any]) -> dict[str, Any]:
+    failing_since = row.failing_since
+    return {
+        "id": row.id,
+        "url": row.url,
+        "events": row.events,
+        "status": row.status,
+        "verify_ssl": row.verify_ssl,
+        "signature_key": row.signature_key,
+        "created_by": row.created_by,
+        "updated_by": row.updated_by,
+        "date_created": row.date_created,
+        "date_updated": row.date_updated,
+        "counters": {},
+        "health_status": "healthy" if failing_since is None else "failing",
+        "latest_error": row.latest_error,
+        "pause_reason": row.pause_reason,
+        # Whole hours the current run of failures has lasted (Close counts failing buckets).
+        "recent_consecutive_fail_buckets_cnt": _hours_since(failing_since),
+    }
+
+
+def _hours_since(moment: str | None) -> int:
+    if moment is None:
+        return 0
+    elapsed = dates.to_datetime(dates.now()) - dates.to_datetime(moment)
+    return max(1, int(elapsed.total_seconds() // 3600) + 1)
+
+
+def _get_row(conn: Connection, org: str, webhook_id: str) -> Row[Any]:
+    row = conn.execute(select(W).where(W.c.organization_id == org, W.c.id == webhook_id)).first()
+    if row is None:
+        raise object_not_found("WebhookSubscription")
+    return row
+
+
+def list_webhooks(ctx: Ctx) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        rows = conn.execute(
+            select(W).where(W.c.organization_id == ctx.org).order_by(W.c.date_created, W.c.id)
+        ).all()
+    return {"data": [render(r) for r in rows], "has_more": False}
+
+
+def get_webhook(ctx: Ctx) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        return render(_get_row(conn, ctx.org, ctx.path_params["id"]))
+
+
+def create_webhook(ctx: Ctx) -> Response:
+    values = FIELDS.validate(ctx.body, creating=True)
+    url = _check_url(values["url"])
+    events = _check_events(values["events"])
+    now = dates.now()
+    webhook_id = new_id("whsub")
+    with ctx.db.write() as conn:
+        count = conn.execute(
+            select(func.count()).select_from(W).where(W.c.organization_id == ctx.org)
+        ).scalar_one()
+        if count >= MAX_SUBSCRIPTIONS:
+            raise InvalidRequest(
+                [f"An organization can have at most {MAX_SUBSCRIPTIONS} webhook subscriptions."]
+            )
+        conn.execute(
+            insert(W).values(
+                id=webhook_id,
+                organization_id=ctx.org,
+                url=url,
+                events=events,
+                status="active",
+                verify_ssl=values.get("verify_ssl", True),
+                # 32 random bytes, hex: receivers use bytes.fromhex(signature_key) as HMAC key.
+                signature_key=secrets.token_hex(32),
+                created_by=ctx.user_id,
+                updated_by=ctx.user_id,
+                date_created=now,
+                date_updated=now,
+            )
+        )
+        created = render(_get_row(conn, ctx.org, webhook_id))
+    return json_response(created, 201, {"Location": f"{ctx.path.rstrip('/')}/{webhook_id}/"})
+
+
+def update_webhook(ctx: Ctx) -> dict[str, Any]:
+    values = FIELDS.validate(ctx.body, creating=False)
+    changes: dict[str, Any] = {}
+    if "url" in values:
+        changes["url"] = _check_url(values["url"])
+    if "events" in values:
+        changes["events"] = _check_events(values["events"])
+    if "verify_ssl" in values:
+        changes["verify_ssl"] = values["verify_ssl"]
+    with ctx.db.write() as conn:
+        row = _get_row(conn, ctx.org, ctx.path_params["id"])
+        status = values.get("status")
+        if status == "paused" and row.status != "paused":
+            changes.update(status="paused", pause_reason="api")
+        elif status == "active" and row.status != "active":
+            # Re-activation starts a fresh health record (Close's "reactivate through the API").
+            changes.update(status="active", pause_reason=None, failing_since=None)
+        conn.execute(
+            update(W)
+            .where(W.c.organization_id == ctx.org, W.c.id == row.id)
+            .values(**changes, updated_by=ctx.user_id, date_updated=dates.now())
+        )
+        return render(_get_row(conn, ctx.org, row.id))
+
+
+def delete_webhook(ctx: Ctx) -> dict[str, Any]:
+    D = t.webhook_delivery
+    with ctx.db.write() as conn:
+        row = _get_row(conn, ctx.org, ctx.path_params["id"])
+        conn.execute(delete(D).where(D.c.organization_id == ctx.org, D.c.webhook_id == row.id))
+        conn.execute(delete(W).where(W.c.organization_id == ctx.org, W.c.id == row.id))
+    return {}
+
+
+ROUTES: list[tuple[str, dict[str, Op]]] = [
+    ("/webhook/", {"GET": Op(list_webhooks), "POST": Op(create_webhook, 201)}),
+    (
+        "/webhook/{id}/",
+        {"GET": Op(get_webhook), "PUT": Op(update_webhook), "DELETE": Op(delete_webhook)},
+    ),
+]
