@@ -32,7 +32,6 @@ clean:
 schema: $(STAMP)
 	$(BIN)/python scripts/regen_migration.py
 
-<<<<<<< HEAD
 # Benchmarks (docs/performance.md). Needs wrk (`apt-get install wrk`) and PostgreSQL binaries;
 # datasets are seeded once under /tmp/crmapi-bench and reused. The full run takes ~30 minutes.
 BENCH_STAMP := $(VENV)/.installed-bench
@@ -45,7 +44,7 @@ bench: $(BENCH_STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
-=======
+
 # Reliability (docs/reliability.md). CI runs the short variants inside `make test`; these are
 # the long ones. Each writes its figures to .reliability/*.json; `make reliability-report`
 # prints them as the tables of docs/reliability.md.
@@ -63,4 +62,3 @@ reliability: $(STAMP)
 
 reliability-report: $(STAMP)
 	$(BIN)/python scripts/reliability_report.py
->>>>>>> main
