@@ -463,3 +463,31 @@ def test_the_server_enforces_retention_itself(database_url: str) -> None:
             time.sleep(0.05)
         assert all_events(api) == []
     app.state.db.dispose()
+
+
+class TestSpecialActions:
+    """Close's type-specific actions: a message sent from the outbox also emits ``sent``."""
+
+    def _actions(self, api: Api, path: str, object_id: str) -> list[str]:
+        object_type = "activity." + path.split("/")[1]
+        params = {"object_type": object_type, "object_id": object_id}
+        return sorted(e["action"] for e in api.ok("GET", "event/", params=params)["data"])
+
+    @pytest.mark.parametrize(
+        ("path", "body"),
+        [
+            ("activity/sms/", {"text": "hi"}),
+            ("activity/email/", {"subject": "Hi", "sender": "a@x.example", "to": ["b@y.example"]}),
+        ],
+    )
+    def test_it_emits_sent_when_the_outbox_sends(
+        self, api: Api, path: str, body: dict[str, Any]
+    ) -> None:
+        lead = api.ok("POST", "lead/", {"name": "A"})
+        sent = api.ok("POST", path, {"lead_id": lead["id"], "status": "outbox", **body})
+        assert self._actions(api, path, sent["id"]) == ["created", "sent"]
+        logged = api.ok("POST", path, {"lead_id": lead["id"], "status": "sent", **body})
+        assert self._actions(api, path, logged["id"]) == ["created"]
+        draft = api.ok("POST", path, {"lead_id": lead["id"], "status": "draft", **body})
+        api.ok("PUT", f"{path}{draft['id']}/", {"status": "outbox"})
+        assert self._actions(api, path, draft["id"]) == ["created", "sent", "updated"]

@@ -20,6 +20,7 @@ BASE_UPDATE = ("contact_id", "activity_at")
 
 # Hook signatures. ``obj`` is the object about to be stored (the validated body merged over
 # the stored object); ``sent`` is just what the client sent; ``existing`` is None on create.
+ExtraActions = Callable[[dict[str, Any], dict[str, Any] | None, dict[str, Any]], tuple[str, ...]]
 Prepare = Callable[["WriteContext", dict[str, Any], dict[str, Any], dict[str, Any] | None], None]
 Expand = Callable[["Connection", str, list[dict[str, Any]]], None]
 OnDelete = Callable[["WriteContext", dict[str, Any]], None]
@@ -48,6 +49,9 @@ class ActivitySpec:
     expanded_fields: frozenset[str] = frozenset()  # the fields ``expand`` fills
     on_delete: OnDelete | None = None  # cascade (e.g. a thread deletes its emails)
     after_write: AfterWrite | None = None  # follow-up writes to related activities
+    # Close's type-specific event actions (e.g. an email's "sent"), emitted after the write's
+    # own created/updated event: given what was sent, the stored object before and after.
+    extra_actions: ExtraActions | None = None
     detail: Detail | None = None  # extra fields on GET-one only (e.g. a thread's emails)
     preview_fields: tuple[str, ...] | None = None  # "stripped-down" shape in thread feeds
     in_default_feed: bool = True

@@ -147,9 +147,22 @@ def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[s
     store.insert_activity(wc.conn, full)
     created = load(wc, spec, full["id"])
     wc.emit(spec, "created", None, created)
+    _extra_events(wc, spec, values, None, created)
     if spec.after_write is not None:
         spec.after_write(wc, None, created)
     return created
+
+
+def _extra_events(
+    wc: WriteContext,
+    spec: ActivitySpec,
+    sent: dict[str, Any],
+    before: dict[str, Any] | None,
+    after: dict[str, Any],
+) -> None:
+    if spec.extra_actions is not None:
+        for action in spec.extra_actions(sent, before, after):
+            wc.emit(spec, action, None, after)
 
 
 def load(wc: WriteContext, spec: ActivitySpec | None, activity_id: str) -> dict[str, Any]:
@@ -179,6 +192,7 @@ def update(
     store.update_activity(wc.conn, wc.org, full)
     updated = load(wc, spec, activity_id)
     wc.emit(spec, "updated", existing, updated)
+    _extra_events(wc, spec, values, existing, updated)
     if spec.after_write is not None:
         spec.after_write(wc, existing, updated)
     return updated

@@ -141,3 +141,13 @@ def check_attachments(
 
 def rfc2822(value: str | None) -> str | None:
     return dates.rfc2822(value) if value else None
+
+
+def sent_action(
+    sent: dict[str, Any], before: dict[str, Any] | None, after: dict[str, Any]
+) -> tuple[str, ...]:
+    """Close's ``sent`` event: the message was sent from the outbox by this write."""
+    was_sent = before is not None and before.get("status") == "sent"
+    if sent.get("status") == "outbox" and after.get("status") == "sent" and not was_sent:
+        return ("sent",)
+    return ()

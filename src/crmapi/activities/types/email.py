@@ -13,7 +13,12 @@ from sqlalchemy import select
 
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types import emailthread
-from crmapi.activities.types._messages import apply_status, check_attachments, rfc2822
+from crmapi.activities.types._messages import (
+    apply_status,
+    check_attachments,
+    rfc2822,
+    sent_action,
+)
 from crmapi.activities.types._shared import (
     COMMUNICATION_DIRECTIONS,
     MESSAGE_STATUSES,
@@ -241,6 +246,7 @@ SPEC = ActivitySpec(
         *SEQUENCE_FIELDS,
         USERS,
     ),
+    extra_actions=sent_action,
     prepare=prepare,
     after_write=after_write,
     preview_fields=PREVIEW_FIELDS,

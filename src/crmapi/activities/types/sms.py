@@ -3,7 +3,7 @@
 from typing import Any
 
 from crmapi.activities.spec import ActivitySpec
-from crmapi.activities.types._messages import apply_status
+from crmapi.activities.types._messages import apply_status, sent_action
 from crmapi.activities.types._shared import (
     MESSAGE_STATUSES,
     PHONE_DIRECTIONS,
@@ -65,6 +65,7 @@ SPEC = ActivitySpec(
         *SEQUENCE_FIELDS,
         USERS,
     ),
+    extra_actions=sent_action,
     prepare=prepare,
     docs="https://developer.close.com/api/resources/activities/sms",
 )
