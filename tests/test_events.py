@@ -143,7 +143,9 @@ def test_it_writes_contact_events(api: Api, lead: dict[str, Any]) -> None:
     known = ids(all_events(api))
     contact = api.ok("POST", "contact/", {"lead_id": lead["id"], "name": "Ann"})
     event = the_event(api, known, "contact", "created")
-    assert len(new_events(api, known)) == 1
+    # Close also reports the lead's changed contact_ids as lead.updated.
+    kinds = sorted((e["object_type"], e["action"]) for e in new_events(api, known))
+    assert kinds == [("contact", "created"), ("lead", "updated")]
     assert (event["object_id"], event["lead_id"], event["data"]) == (
         contact["id"],
         lead["id"],
@@ -491,3 +493,15 @@ class TestSpecialActions:
         draft = api.ok("POST", path, {"lead_id": lead["id"], "status": "draft", **body})
         api.ok("PUT", f"{path}{draft['id']}/", {"status": "outbox"})
         assert self._actions(api, path, draft["id"]) == ["created", "sent", "updated"]
+
+
+def test_adding_or_removing_a_contact_updates_its_lead(api: Api) -> None:
+    lead = api.ok("POST", "lead/", {"name": "A"})
+    contact = api.ok("POST", "contact/", {"lead_id": lead["id"], "name": "C"})
+    api.ok("DELETE", f"contact/{contact['id']}/")
+    params = {"object_type": "lead", "object_id": lead["id"]}
+    events = api.ok("GET", "event/", params=params)["data"]
+    updates = [e for e in events if e["action"] == "updated"]
+    assert len(updates) == 2
+    assert all("contact_ids" in e["changed_fields"] for e in updates)
+    assert [e["previous_data"]["contact_ids"] for e in reversed(updates)] == [[], [contact["id"]]]

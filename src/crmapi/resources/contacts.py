@@ -210,12 +210,20 @@ def create_contact(ctx: Ctx) -> dict[str, Any]:
             # Close creates a lead named after the contact when no lead is given.
             lead_id = leads.insert_lead(conn, ctx, {"name": values.get("name")}, now)
             leads.emit_event(conn, ctx, "created", None, leads.render_one(conn, ctx.org, lead_id))
+            lead_before = None
         elif not leads.exists(conn, ctx.org, lead_id):
             raise InvalidRequest(field_errors={"lead": "Object does not exist."})
+        else:
+            lead_before = leads.render_one(conn, ctx.org, lead_id)
         contact_id = insert_contact(conn, ctx.org, ctx.user_id, lead_id, values, now)
         leads.touch(conn, ctx.org, lead_id, ctx.user_id, now)
         created = render_rows(conn, [get_row(conn, ctx.org, contact_id)])[0]
         emit_event(conn, ctx, "created", None, created)
+        if lead_before is not None:
+            # The lead's contact_ids changed: Close reports that as lead.updated too.
+            leads.emit_event(
+                conn, ctx, "updated", lead_before, leads.render_one(conn, ctx.org, lead_id)
+            )
         return project(created, ctx.params)
 
 
@@ -243,10 +251,12 @@ def update_contact(ctx: Ctx) -> dict[str, Any]:
 
 def delete_contact(ctx: Ctx) -> dict[str, Any]:
     from crmapi.activities import store
+    from crmapi.resources import leads
 
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
         before = render_rows(conn, [row])[0]
+        lead_before = leads.render_one(conn, ctx.org, row.lead_id)
         # Activities stay on the lead; they just no longer name the contact.
         conn.execute(
             update(store.A)
@@ -254,7 +264,10 @@ def delete_contact(ctx: Ctx) -> dict[str, Any]:
             .values(contact_id=None)
         )
         conn.execute(delete(C).where(C.c.organization_id == ctx.org, C.c.id == row.id))
+        leads.touch(conn, ctx.org, row.lead_id, ctx.user_id, dates.now())
         emit_event(conn, ctx, "deleted", before, None)
+        lead_after = leads.render_one(conn, ctx.org, row.lead_id)
+        leads.emit_event(conn, ctx, "updated", lead_before, lead_after)
     return {}
 
 
