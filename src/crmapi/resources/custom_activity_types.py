@@ -236,9 +236,23 @@ def delete_type(ctx: Ctx) -> Response:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/custom_activity/", {"GET": Op(list_types), "POST": Op(create_type, status=201)}),
+    (
+        "/custom_activity/",
+        {
+            "GET": Op(
+                list_types, summary="List custom activity types", list_spec=LIST, fields=FIELDS
+            ),
+            "POST": Op(
+                create_type, status=201, summary="Create a custom activity type", fields=FIELDS
+            ),
+        },
+    ),
     (
         "/custom_activity/{id}/",
-        {"GET": Op(get_type), "PUT": Op(update_type), "DELETE": Op(delete_type)},
+        {
+            "GET": Op(get_type, summary="Get a custom activity type", fields=FIELDS),
+            "PUT": Op(update_type, summary="Update a custom activity type", fields=FIELDS),
+            "DELETE": Op(delete_type, summary="Delete an unused custom activity type"),
+        },
     ),
 ]

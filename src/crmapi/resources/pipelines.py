@@ -16,6 +16,7 @@ from crmapi.domain.fields import Field, FieldSet
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.http.errors import json_response
+from crmapi.query.model import UNPAGED
 from crmapi.resources import statuses
 from crmapi.resources.render import project
 from crmapi.storage import tables as t
@@ -310,21 +311,51 @@ def delete_opportunity_status(ctx: Ctx) -> dict[str, Any]:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/pipeline/", {"GET": Op(list_pipelines), "POST": Op(create_pipeline, 201)}),
+    (
+        "/pipeline/",
+        {
+            "GET": Op(
+                list_pipelines, summary="List pipelines", list_spec=UNPAGED, fields=PIPELINE_FIELDS
+            ),
+            "POST": Op(create_pipeline, 201, summary="Create a pipeline", fields=PIPELINE_FIELDS),
+        },
+    ),
     (
         "/pipeline/{id}/",
-        {"GET": Op(get_pipeline), "PUT": Op(update_pipeline), "DELETE": Op(delete_pipeline, 204)},
+        {
+            "GET": Op(get_pipeline, summary="Get a pipeline", fields=PIPELINE_FIELDS),
+            "PUT": Op(update_pipeline, summary="Update a pipeline", fields=PIPELINE_FIELDS),
+            "DELETE": Op(delete_pipeline, 204, summary="Delete an empty pipeline"),
+        },
     ),
     (
         "/status/opportunity/",
-        {"GET": Op(list_opportunity_statuses), "POST": Op(create_opportunity_status)},
+        {
+            "GET": Op(
+                list_opportunity_statuses,
+                summary="List opportunity statuses",
+                list_spec=UNPAGED,
+                fields=STATUS_FIELDS,
+            ),
+            "POST": Op(
+                create_opportunity_status,
+                summary="Create an opportunity status",
+                fields=STATUS_FIELDS,
+            ),
+        },
     ),
     (
         "/status/opportunity/{id}/",
         {
-            "GET": Op(get_opportunity_status),
-            "PUT": Op(update_opportunity_status),
-            "DELETE": Op(delete_opportunity_status),
+            "GET": Op(
+                get_opportunity_status, summary="Get an opportunity status", fields=STATUS_FIELDS
+            ),
+            "PUT": Op(
+                update_opportunity_status,
+                summary="Update an opportunity status",
+                fields=STATUS_FIELDS,
+            ),
+            "DELETE": Op(delete_opportunity_status, summary="Delete an unused opportunity status"),
         },
     ),
 ]
