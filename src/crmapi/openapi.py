@@ -21,6 +21,8 @@ Schema = dict[str, Any]
 _STRING_KINDS = {"str", "id", "enum", "datetime", "date"}
 _FILTER_TYPES = {"id": "string", "str": "string", "datetime": "string", "int": "integer"}
 _PATH_PARAM = re.compile(r"{(\w+)}")
+# What query.grammar accepts as a boolean (Python clients send True/False).
+_BOOL_PATTERN = "^\\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])\\s*$"
 
 ERROR_SCHEMAS: dict[str, Schema] = {
     "ValidationError": {
@@ -155,7 +157,7 @@ def object_schema(fields: FieldSet | None) -> Schema:
 def _filter_param(name: str, spec: FilterSpec) -> Schema:
     schema: Schema = {"type": _FILTER_TYPES.get(spec.kind, "string")}
     if spec.kind == "bool":
-        schema = {"type": "string", "enum": ["true", "false"]}
+        schema = {"type": "string", "pattern": _BOOL_PATTERN}
     multi = spec.op == "in" or spec.multi
     description = "Comma-separated list." if multi else ""
     if spec.choices and multi:
@@ -171,15 +173,21 @@ def _filter_param(name: str, spec: FilterSpec) -> Schema:
     return _query_param(name, schema, description)
 
 
-def _query_param(name: str, schema: Schema, description: str = "") -> Schema:
+def _query_param(
+    name: str, schema: Schema, description: str = "", empty_is_absent: bool = False
+) -> Schema:
     param: Schema = {"name": name, "in": "query", "required": False, "schema": schema}
+    if empty_is_absent:
+        # ``_limit=`` is the default, not an error: clients send empty values (``_cursor=``).
+        param["allowEmptyValue"] = True
     if description.strip():
         param["description"] = description.strip()
     return param
 
 
 def _mode_param(name: str, mode: ModeSpec) -> Schema:
-    return _query_param(name, {"type": "string", "enum": list(mode.choices)}, mode.description)
+    schema = {"type": "string", "enum": list(mode.choices)}
+    return _query_param(name, schema, mode.description, empty_is_absent=True)
 
 
 def fields_param() -> Schema:
@@ -187,6 +195,7 @@ def fields_param() -> Schema:
         "_fields",
         {"type": "string"},
         f"Comma-separated field names to return (at most {MAX_FIELDS}).",
+        empty_is_absent=True,
     )
 
 
@@ -200,19 +209,24 @@ def _paging_params(spec: ListSpec) -> list[Schema]:
                 "_cursor",
                 {"type": "string"},
                 "cursor_next or cursor_previous of a previous page; empty or absent: newest.",
+                empty_is_absent=True,
             ),
-            _query_param("_limit", {"type": "integer", "minimum": 1, "maximum": spec.max_limit}),
+            _query_param(
+                "_limit",
+                {"type": "integer", "minimum": 1, "maximum": spec.max_limit},
+                empty_is_absent=True,
+            ),
         ]
     skip: Schema = {"type": "integer", "minimum": 0}
     if spec.max_skip is not None:
         skip["maximum"] = spec.max_skip
     orders = sorted(spec.orderings)
+    limit = {"type": "integer", "minimum": 0, "maximum": spec.max_limit}
+    order = {"type": "string", "enum": [*orders, *(f"-{o}" for o in orders)]}
     return [
-        _query_param("_skip", skip),
-        _query_param("_limit", {"type": "integer", "minimum": 0, "maximum": spec.max_limit}),
-        _query_param(
-            "_order_by", {"type": "string", "enum": [*orders, *(f"-{o}" for o in orders)]}
-        ),
+        _query_param("_skip", skip, empty_is_absent=True),
+        _query_param("_limit", limit, empty_is_absent=True),
+        _query_param("_order_by", order, empty_is_absent=True),
         fields_param(),
     ]
 
@@ -259,9 +273,10 @@ def _responses(op: Op, method: str, path: str) -> dict[str, Schema]:
         ok = object_schema(op.fields)
     else:
         ok = {"type": "object"}
-    responses: dict[str, Schema] = {
-        str(op.status): {"description": "OK", "content": {"application/json": {"schema": ok}}}
-    }
+    success: Schema = {"description": "OK", "content": {"application/json": {"schema": ok}}}
+    if op.status == 204:
+        success = {"description": "No Content"}
+    responses: dict[str, Schema] = {str(op.status): success}
     for code, (description, name) in _ERRORS.items():
         responses[code] = {
             "description": description,

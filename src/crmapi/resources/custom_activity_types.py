@@ -7,7 +7,6 @@ their metadata in the type's display order; PUT may reorder them but never adds 
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
-from starlette.responses import Response
 
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
@@ -206,7 +205,7 @@ def update_type(ctx: Ctx) -> dict[str, Any]:
     return project(after, ctx.params)
 
 
-def delete_type(ctx: Ctx) -> Response:
+def delete_type(ctx: Ctx) -> dict[str, Any]:
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
         used = conn.execute(
@@ -232,7 +231,7 @@ def delete_type(ctx: Ctx) -> Response:
         )
         conn.execute(delete(CAT).where(CAT.c.organization_id == ctx.org, CAT.c.id == row.id))
         _emit(ctx, conn, "deleted", before=before)
-    return Response(status_code=204)
+    return {}  # answered as 204 No Content (the Op declares it)
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
@@ -252,7 +251,7 @@ ROUTES: list[tuple[str, dict[str, Op]]] = [
         {
             "GET": Op(get_type, summary="Get a custom activity type", fields=FIELDS),
             "PUT": Op(update_type, summary="Update a custom activity type", fields=FIELDS),
-            "DELETE": Op(delete_type, summary="Delete an unused custom activity type"),
+            "DELETE": Op(delete_type, 204, summary="Delete an unused custom activity type"),
         },
     ),
 ]

@@ -212,7 +212,7 @@ def update_pipeline(ctx: Ctx) -> dict[str, Any]:
         return project(_pipeline(conn, ctx.org, pipeline_id), ctx.params)
 
 
-def delete_pipeline(ctx: Ctx) -> Response:
+def delete_pipeline(ctx: Ctx) -> dict[str, Any]:
     pipeline_id = ctx.path_params["id"]
     with ctx.db.write() as conn:
         pipe = _pipeline(conn, ctx.org, pipeline_id)
@@ -224,7 +224,7 @@ def delete_pipeline(ctx: Ctx) -> Response:
                 ]
             )
         conn.execute(delete(P).where(P.c.organization_id == ctx.org, P.c.id == pipeline_id))
-    return Response(status_code=204)
+    return {}  # answered as 204 No Content (the Op declares it)
 
 
 # --- opportunity statuses ------------------------------------------------------------------
