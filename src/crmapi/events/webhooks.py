@@ -202,16 +202,17 @@ def create_webhook(ctx: Ctx) -> Response:
 
 
 def update_webhook(ctx: Ctx) -> dict[str, Any]:
-    values = FIELDS.validate(ctx.body, creating=False)
-    changes: dict[str, Any] = {}
-    if "url" in values:
-        changes["url"] = _check_url(values["url"])
-    if "events" in values:
-        changes["events"] = _check_events(values["events"])
-    if "verify_ssl" in values:
-        changes["verify_ssl"] = values["verify_ssl"]
     with ctx.db.write() as conn:
+        # Unknown (or another organization's) id first: 404 whatever the body holds.
         row = _get_row(conn, ctx.org, ctx.path_params["id"])
+        values = FIELDS.validate(ctx.body, creating=False)
+        changes: dict[str, Any] = {}
+        if "url" in values:
+            changes["url"] = _check_url(values["url"])
+        if "events" in values:
+            changes["events"] = _check_events(values["events"])
+        if "verify_ssl" in values:
+            changes["verify_ssl"] = values["verify_ssl"]
         status = values.get("status")
         if status == "paused" and row.status != "paused":
             changes.update(status="paused", pause_reason="api")
