@@ -155,3 +155,16 @@ def test_it_documents_choices_and_modes() -> None:
     assert "won" in opportunities["status_type"]["description"]
     feed = {p["name"]: p["schema"] for p in _operation("get", "/activity/")["parameters"]}
     assert feed["thread_emails"]["enum"] == ["only", "true"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("delete", "/pipeline/{id}/"), ("delete", "/custom_activity/{id}/")]
+)
+def test_it_documents_a_204_without_a_body(method: str, path: str) -> None:
+    assert _operation(method, path)["responses"]["204"] == {"description": "No Content"}
+
+
+def test_it_allows_empty_paging_values() -> None:
+    params = {p["name"]: p for p in _operation("get", "/opportunity/")["parameters"]}
+    assert all(params[n]["allowEmptyValue"] for n in ("_skip", "_limit", "_order_by", "_fields"))
+    assert "allowEmptyValue" not in params["lead_id"]
