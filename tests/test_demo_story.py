@@ -59,3 +59,24 @@ def test_every_demo_lead_has_a_coherent_story(app: Any, client: Any) -> None:
         if opp["status_type"] == "won":
             assert opp["date_won"] is not None
     assert outcomes == {"won", "lost", "active"}
+
+
+def test_the_demo_holds_every_activity_type(tmp_path: Any) -> None:
+    from crmapi import seed
+    from crmapi.activities.registry import BY_TYPE
+    from crmapi.storage import migrate
+    from crmapi.storage.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'demo.db'}")
+    migrate.upgrade(db)
+    with db.write() as conn:
+        seed.demo(conn)
+    with db.read() as conn:
+        types = {r[0] for r in conn.exec_driver_sql("SELECT DISTINCT type FROM activity")}
+        untyped = conn.exec_driver_sql(
+            "SELECT count(*) FROM activity WHERE type = 'CustomActivity' "
+            "AND custom_activity_type_id IS NULL"
+        ).scalar()
+    db.dispose()
+    assert types == set(BY_TYPE)
+    assert untyped == 0

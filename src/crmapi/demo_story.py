@@ -21,7 +21,15 @@ from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.context import Principal
 from crmapi.http.context import Ctx
-from crmapi.resources import leads, opportunities, pipelines, tasks
+from crmapi.resources import (
+    custom_activity_types,
+    custom_fields,
+    leads,
+    merge,
+    opportunities,
+    pipelines,
+    tasks,
+)
 from crmapi.settings import Settings
 from crmapi.storage import tables as t
 from crmapi.storage.db import Database
@@ -33,7 +41,8 @@ if TYPE_CHECKING:
 
 # Activities the bulk generator invents without the objects behind them (an opportunity or a
 # task that never existed); the story replaces them with real ones.
-SYSTEM_TYPES = ("LeadStatusChange", "OpportunityStatusChange", "TaskCompleted")
+# Custom activities too: the generator's have no type; the story defines one and uses it.
+SYSTEM_TYPES = ("LeadStatusChange", "OpportunityStatusChange", "TaskCompleted", "CustomActivity")
 OUTCOMES = (("won", 0.4), ("lost", 0.25), ("open", 0.35))
 VALUES = (250_000, 480_000, 1_200_000, 3_600_000, 9_900_000)  # cents
 INTRO_NOTES = (
@@ -123,6 +132,59 @@ def tell(conn: Connection, org: "Org", rng: random.Random, end: datetime) -> Non
     for row in rows:
         started = dates.to_datetime(row.date_created)
         _one_lead(teller, row.id, contacts.get(row.id, []), started, end)
+    _reviews(teller, [r.id for r in rows], end)
+    _duplicate(teller, rows[0].id, rows[0].name, end)
+
+
+def _reviews(teller: _Teller, lead_ids: list[str], end: datetime) -> None:
+    """A custom activity type with its fields, and a few published reviews of it."""
+    owner = teller.org.users[0]
+    with dates.frozen(end - timedelta(days=30)):
+        body: dict[str, Any] = {"name": "Demo review", "description": "After every product demo"}
+        kind = custom_activity_types.create_type(
+            teller.ctx(owner, "POST", "/custom_activity/", body)
+        )
+        create_field = custom_fields.make_handlers("activity")[0]["POST"].handler
+        fields = {}
+        for name, spec in (
+            (
+                "Outcome",
+                {
+                    "type": "choices",
+                    "choices": ["Great fit", "Needs work", "No fit"],
+                    "required": True,
+                },
+            ),
+            ("Attendees", {"type": "number"}),
+        ):
+            body = {"name": name, "custom_activity_type_id": kind["id"], **spec}
+            made = create_field(teller.ctx(owner, "POST", "/custom_field/activity/", body))
+            fields[name] = f"custom.{made['id']}"
+    for lead_id in teller.rng.sample(lead_ids, min(6, len(lead_ids))):
+        with dates.frozen(end - timedelta(days=teller.rng.randint(1, 29))):
+            teller.activity(
+                owner,
+                "CustomActivity",
+                {
+                    "lead_id": lead_id,
+                    "custom_activity_type_id": kind["id"],
+                    fields["Outcome"]: teller.rng.choice(["Great fit", "Needs work", "No fit"]),
+                    fields["Attendees"]: teller.rng.randint(2, 6),
+                },
+            )
+
+
+def _duplicate(teller: _Teller, lead_id: str, name: str | None, end: datetime) -> None:
+    """A duplicate lead, entered by mistake, merged into the original (a LeadMerge)."""
+    owner = teller.org.users[0]
+    with dates.frozen(end - timedelta(days=3)):
+        body: dict[str, Any] = {"name": f"{name} (duplicate)", "contacts": [{"name": "Pat Doe"}]}
+        ctx = teller.ctx(owner, "POST", "/lead/", body)
+        source = leads.insert_lead(teller.conn, ctx, body, dates.now())
+        teller.activity(owner, "Note", {"lead_id": source, "note": "Entered twice by mistake."})
+    with dates.frozen(end - timedelta(days=2)):
+        body = {"source": source, "destination": lead_id}
+        merge.merge_leads(teller.conn, teller.ctx(owner, "POST", "/lead/merge/", body))
 
 
 def _contacts(conn: Connection, org_id: str) -> dict[str, list[tuple[str, str, str | None]]]:
