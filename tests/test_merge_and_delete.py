@@ -130,7 +130,8 @@ def test_merge_emits_merged_and_deleted_events(api: Api, app: Any) -> None:
             ["Source and destination leads must be different."],
             {},
         ),
-        ({"source": 5, "destination": "DEST"}, ["Source lead does not exist."], {}),
+        ({"source": 5, "destination": "DEST"}, [], {"source": "Not a valid string."}),
+        ({"source": None, "destination": "DEST"}, [], {"source": "This field may not be null."}),
     ],
 )
 def test_merge_rejects_bad_ids_and_changes_nothing(

@@ -374,3 +374,26 @@ def test_leads_embed_only_incomplete_tasks(
         "soon",
         "outgoing_call",
     }
+
+
+@pytest.mark.parametrize(("view", "expected"), [("", 2), ("INBOX", 1), (" archive ", 1)])
+def test_it_reads_view_as_declared_in_the_list_spec(
+    api: Api, board: dict[str, dict[str, Any]], view: str, expected: int
+) -> None:
+    params = {"view": view, "id__in": f"{board['past']['id']},{board['done']['id']}"}
+    assert len(api.ok("GET", "task/", params=params)["data"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ({"is_complete": "yes"}, "is_complete"),
+        ({"_params": "id__in=x", "is_complete": True}, "_params"),
+    ],
+)
+def test_bulk_update_checks_its_declared_body_first(
+    api: Api, board: dict[str, dict[str, Any]], body: dict[str, Any], key: str
+) -> None:
+    response = api.put("task/", body, params={"id__in": "task_unknown"})
+    assert response.status_code == 400
+    assert key in response.json()["field-errors"]

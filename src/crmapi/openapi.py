@@ -14,13 +14,15 @@ from crmapi.domain.fields import Field, FieldSet
 from crmapi.http.endpoint import Op
 from crmapi.http.routing import API_PREFIX, RouteDecl, route_table
 from crmapi.query.grammar import MAX_FIELDS
-from crmapi.query.model import FilterSpec, ListSpec
+from crmapi.query.model import FilterSpec, ListSpec, ModeSpec
 
 Schema = dict[str, Any]
 
 _STRING_KINDS = {"str", "id", "enum", "datetime", "date"}
 _FILTER_TYPES = {"id": "string", "str": "string", "datetime": "string", "int": "integer"}
 _PATH_PARAM = re.compile(r"{(\w+)}")
+# What query.grammar accepts as a boolean (Python clients send True/False).
+_BOOL_PATTERN = "^\\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])\\s*$"
 
 ERROR_SCHEMAS: dict[str, Schema] = {
     "ValidationError": {
@@ -155,55 +157,105 @@ def object_schema(fields: FieldSet | None) -> Schema:
 def _filter_param(name: str, spec: FilterSpec) -> Schema:
     schema: Schema = {"type": _FILTER_TYPES.get(spec.kind, "string")}
     if spec.kind == "bool":
-        schema = {"type": "string", "enum": ["true", "false"]}
+        schema = {"type": "string", "pattern": _BOOL_PATTERN}
     multi = spec.op == "in" or spec.multi
     description = "Comma-separated list." if multi else ""
+    if spec.choices and multi:
+        description += f" Each one of: {', '.join(spec.choices)}."
     if spec.requires:
         description += f" Only together with {' or '.join(spec.requires)}."
     if spec.requires_order:
         description += f" Only when sorting by {spec.requires_order}."
     if multi:
         schema = {"type": "string"}
+    elif spec.choices:
+        schema = {"type": "string", "enum": list(spec.choices)}
+    return _query_param(name, schema, description)
+
+
+def _query_param(
+    name: str, schema: Schema, description: str = "", empty_is_absent: bool = False
+) -> Schema:
     param: Schema = {"name": name, "in": "query", "required": False, "schema": schema}
+    if empty_is_absent:
+        # ``_limit=`` is the default, not an error: clients send empty values (``_cursor=``).
+        param["allowEmptyValue"] = True
     if description.strip():
         param["description"] = description.strip()
     return param
 
 
+def _mode_param(name: str, mode: ModeSpec) -> Schema:
+    schema = {"type": "string", "enum": list(mode.choices)}
+    return _query_param(name, schema, mode.description, empty_is_absent=True)
+
+
 def fields_param() -> Schema:
-    return {
-        "name": "_fields",
-        "in": "query",
-        "required": False,
-        "description": f"Comma-separated field names to return (at most {MAX_FIELDS}).",
-        "schema": {"type": "string"},
-    }
+    return _query_param(
+        "_fields",
+        {"type": "string"},
+        f"Comma-separated field names to return (at most {MAX_FIELDS}).",
+        empty_is_absent=True,
+    )
 
 
-def list_params(spec: ListSpec) -> list[Schema]:
-    """``_skip``/``_limit``/``_order_by``/``_fields`` and every declared filter."""
+def _paging_params(spec: ListSpec) -> list[Schema]:
+    """``_skip``/``_limit``/``_order_by``/``_fields``; ``_cursor``/``_limit``; or ``_fields``."""
+    if spec.paging == "none":
+        return [fields_param()]
+    if spec.paging == "cursor":
+        return [
+            _query_param(
+                "_cursor",
+                {"type": "string"},
+                "cursor_next or cursor_previous of a previous page; empty or absent: newest.",
+                empty_is_absent=True,
+            ),
+            _query_param(
+                "_limit",
+                {"type": "integer", "minimum": 1, "maximum": spec.max_limit},
+                empty_is_absent=True,
+            ),
+        ]
     skip: Schema = {"type": "integer", "minimum": 0}
     if spec.max_skip is not None:
         skip["maximum"] = spec.max_skip
     orders = sorted(spec.orderings)
-    params: list[Schema] = [
-        {"name": "_skip", "in": "query", "required": False, "schema": skip},
-        {
-            "name": "_limit",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "integer", "minimum": 0, "maximum": spec.max_limit},
-        },
-        {
-            "name": "_order_by",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string", "enum": [*orders, *(f"-{o}" for o in orders)]},
-        },
+    limit = {"type": "integer", "minimum": 0, "maximum": spec.max_limit}
+    order = {"type": "string", "enum": [*orders, *(f"-{o}" for o in orders)]}
+    return [
+        _query_param("_skip", skip, empty_is_absent=True),
+        _query_param("_limit", limit, empty_is_absent=True),
+        _query_param("_order_by", order, empty_is_absent=True),
         fields_param(),
     ]
+
+
+def list_params(spec: ListSpec) -> list[Schema]:
+    """The paging parameters, every declared filter and every handler-applied mode."""
+    params = _paging_params(spec)
     params += [_filter_param(name, f) for name, f in sorted(spec.filters.items())]
+    params += [_mode_param(name, m) for name, m in sorted(spec.modes.items())]
     return params
+
+
+def _list_schema(spec: ListSpec, fields: FieldSet | None) -> Schema:
+    """The listing envelope: ``has_more`` paging, or the event log's cursors."""
+    data = {"type": "array", "items": object_schema(fields)}
+    if spec.paging == "cursor":
+        cursor = {"type": ["string", "null"]}
+        return {
+            "type": "object",
+            "required": ["data", "cursor_next", "cursor_previous"],
+            "properties": {"data": data, "cursor_next": cursor, "cursor_previous": cursor},
+            "additionalProperties": True,
+        }
+    return {
+        "type": "object",
+        "required": ["data", "has_more"],
+        "properties": {"data": data, "has_more": {"type": "boolean"}},
+        "additionalProperties": True,
+    }
 
 
 def operation_id(method: str, path: str) -> str:
@@ -212,25 +264,19 @@ def operation_id(method: str, path: str) -> str:
 
 
 def _responses(op: Op, method: str, path: str) -> dict[str, Schema]:
+    ok: Schema
     if op.list_spec is not None:
-        ok: Schema = {
-            "type": "object",
-            "required": ["data", "has_more"],
-            "properties": {
-                "data": {"type": "array", "items": object_schema(op.fields)},
-                "has_more": {"type": "boolean"},
-            },
-            "additionalProperties": True,
-        }
+        ok = _list_schema(op.list_spec, op.fields)
     elif method == "DELETE":
         ok = {"type": "object"}
     elif op.fields is not None or "{id}" in path:
         ok = object_schema(op.fields)
     else:
         ok = {"type": "object"}
-    responses: dict[str, Schema] = {
-        str(op.status): {"description": "OK", "content": {"application/json": {"schema": ok}}}
-    }
+    success: Schema = {"description": "OK", "content": {"application/json": {"schema": ok}}}
+    if op.status == 204:
+        success = {"description": "No Content"}
+    responses: dict[str, Schema] = {str(op.status): success}
     for code, (description, name) in _ERRORS.items():
         responses[code] = {
             "description": description,

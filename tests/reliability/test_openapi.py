@@ -1,11 +1,13 @@
 """/api/v1/openapi.json is generated from the route table and describes all of it."""
 
+import functools
 from typing import Any
 
 import pytest
 
 from crmapi import openapi
 from crmapi.domain.fields import Field
+from crmapi.http.endpoint import Op
 from crmapi.http.routing import API_PREFIX, route_table
 from tests.conftest import Api
 
@@ -23,8 +25,13 @@ def test_it_describes_every_route_and_method_of_the_route_table(api: Api) -> Non
     assert described == expected
 
 
+@functools.cache
+def _document() -> dict[str, Any]:
+    return openapi.document()
+
+
 def _operation(method: str, path: str) -> dict[str, Any]:
-    return openapi.document()["paths"][API_PREFIX + path][method]
+    return _document()["paths"][API_PREFIX + path][method]
 
 
 def test_it_takes_query_parameters_from_the_list_spec() -> None:
@@ -81,9 +88,83 @@ def test_it_maps_field_kinds_to_json_schema(field: Field, schema: dict[str, Any]
 
 
 def test_it_describes_a_route_without_metadata_generically() -> None:
-    from crmapi.http.endpoint import Op
-
     document = openapi.document([("/thing/{id}/", {"PUT": Op(lambda ctx: {})})])
     operation = document["paths"][API_PREFIX + "/thing/{id}/"]["put"]
     assert operation["requestBody"]["required"] is False
     assert operation["parameters"][0]["name"] == "id"
+
+
+# --- every operation carries concrete metadata ---------------------------------------------
+
+# GETs on a path without an id that answer one object rather than a list.
+SINGLETONS = {"/me/"}
+
+
+def _operations() -> list[tuple[str, str, Op]]:
+    return [(path, method, op) for path, ops in route_table() for method, op in ops.items()]
+
+
+def _is_collection_get(path: str, method: str) -> bool:
+    return method == "GET" and not path.rstrip("/").endswith("}") and path not in SINGLETONS
+
+
+@pytest.mark.parametrize(("path", "method", "op"), _operations())
+def test_it_gives_every_operation_a_summary(path: str, method: str, op: Op) -> None:
+    assert _operation(method.lower(), path)["summary"] != f"{method} {path}"
+
+
+COLLECTIONS = [(p, m, op) for p, m, op in _operations() if _is_collection_get(p, m)]
+
+
+@pytest.mark.parametrize(("path", "method", "op"), COLLECTIONS)
+def test_it_documents_every_list_parameter(path: str, method: str, op: Op) -> None:
+    assert op.list_spec is not None, f"GET {path} has no list_spec"
+    operation = _operation("get", path)
+    names = {p["name"] for p in operation["parameters"]}
+    paging = {"skip": {"_skip", "_limit", "_order_by"}, "cursor": {"_cursor", "_limit"}}
+    assert paging.get(op.list_spec.paging, {"_fields"}) <= names
+    assert {*op.list_spec.filters, *op.list_spec.modes} <= names
+    envelope = operation["responses"][str(op.status)]["content"]["application/json"]["schema"]
+    assert envelope["properties"]["data"]["type"] == "array"
+
+
+WRITES = [(p, m, op) for p, m, op in _operations() if m in ("POST", "PUT")]
+
+
+@pytest.mark.parametrize(("path", "method", "op"), WRITES)
+def test_it_documents_every_request_body(path: str, method: str, op: Op) -> None:
+    body = _operation(method.lower(), path)["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"], f"{method} {path} has no declared body fields"
+
+
+def test_it_documents_the_event_log_cursor_paging() -> None:
+    operation = _operation("get", "/event/")
+    params = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert params["_limit"] == {"type": "integer", "minimum": 1, "maximum": 50}
+    assert {"_cursor", "object_type", "date_updated__gte"} <= set(params)
+    assert "_skip" not in params
+    envelope = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert envelope["required"] == ["data", "cursor_next", "cursor_previous"]
+
+
+def test_it_documents_choices_and_modes() -> None:
+    params = {p["name"]: p for p in _operation("get", "/task/")["parameters"]}
+    assert params["view"]["schema"] == {"type": "string", "enum": ["inbox", "future", "archive"]}
+    assert "opportunity_due" in params["_type"]["description"]
+    opportunities = {p["name"]: p for p in _operation("get", "/opportunity/")["parameters"]}
+    assert "won" in opportunities["status_type"]["description"]
+    feed = {p["name"]: p["schema"] for p in _operation("get", "/activity/")["parameters"]}
+    assert feed["thread_emails"]["enum"] == ["only", "true"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("delete", "/pipeline/{id}/"), ("delete", "/custom_activity/{id}/")]
+)
+def test_it_documents_a_204_without_a_body(method: str, path: str) -> None:
+    assert _operation(method, path)["responses"]["204"] == {"description": "No Content"}
+
+
+def test_it_allows_empty_paging_values() -> None:
+    params = {p["name"]: p for p in _operation("get", "/opportunity/")["parameters"]}
+    assert all(params[n]["allowEmptyValue"] for n in ("_skip", "_limit", "_order_by", "_fields"))
+    assert "allowEmptyValue" not in params["lead_id"]

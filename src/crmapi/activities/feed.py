@@ -1,6 +1,7 @@
 """``GET /activity/``: every type in one list, exactly as Close's seed page defines it."""
 
 import functools
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, or_
@@ -8,14 +9,13 @@ from sqlalchemy import ColumnElement, Table, or_
 from crmapi.activities import store
 from crmapi.activities.base import SINGLE_LEAD, SINGLE_LEAD_REASON, feed_list_spec
 from crmapi.activities.registry import BY_TYPE
-from crmapi.domain.errors import InvalidRequest
 from crmapi.http.context import Ctx
 from crmapi.query import grammar
-from crmapi.query.model import FilterSpec
+from crmapi.query.model import FilterSpec, ModeSpec
 from crmapi.resources.render import listing
 
 CUSTOM = "Custom"  # in _type filters: custom activities of any type
-THREAD_MODES = {"true", "only"}
+THREAD_MODES = ("only", "true")
 
 
 def _check_type(value: str) -> str:
@@ -50,21 +50,21 @@ _TYPE = FilterSpec(
     check=_check_type,
     sql=_type_sql,
 )
-FEED = feed_list_spec({"_type": _TYPE, "_type__in": _TYPE})
+FEED = replace(
+    feed_list_spec({"_type": _TYPE, "_type__in": _TYPE}),
+    modes={
+        "thread_emails": ModeSpec(
+            THREAD_MODES,
+            "true: EmailThread items besides emails (stripped down); only: threads instead.",
+        )
+    },
+)
 
 
 def _thread_mode(params: dict[str, str]) -> str | None:
-    raw = params.get("thread_emails")
-    if raw is None or raw == "":
-        return None
-    mode = raw.strip().lower()
-    if mode not in THREAD_MODES:
-        raise InvalidRequest(
-            field_errors={
-                "thread_emails": f"{raw[:40]!r} is not valid; use true or only (or leave it out)."
-            }
-        )
-    return mode
+    """``thread_emails`` (checked by the grammar against ``FEED.modes``): None, true or only."""
+    mode = (params.get("thread_emails") or "").strip().lower()
+    return mode or None
 
 
 @functools.cache
@@ -81,8 +81,8 @@ def _thread_scope(mode: str | None) -> tuple[tuple[ColumnElement[bool], ...], fr
 
 
 def list_feed(ctx: Ctx) -> dict[str, Any]:
-    mode = _thread_mode(ctx.params)
     query = grammar.parse(ctx.params, FEED, ctx.tz)
+    mode = _thread_mode(ctx.params)
     extra, preview = _thread_scope(mode)
     with ctx.db.read() as conn:
         rows = store.fetch_page(conn, ctx.org, query, extra, extra_key=("feed", mode))

@@ -82,7 +82,10 @@ def make_ops(spec: ActivitySpec) -> tuple[dict[str, Op], dict[str, Op]]:
 
 def routes() -> list[tuple[str, dict[str, Op]]]:
     out: list[tuple[str, dict[str, Op]]] = [
-        ("/activity/", {"GET": Op(list_feed, group="activity", list_spec=FEED)})
+        (
+            "/activity/",
+            {"GET": Op(list_feed, group="activity", summary="The activity feed", list_spec=FEED)},
+        )
     ]
     for spec in ACTIVITY_TYPES:
         collection, item = make_ops(spec)

@@ -11,6 +11,8 @@ from crmapi.events import cursor as cursors
 from crmapi.events.emit import EVENT_KEYS
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
+from crmapi.query.model import FilterSpec, ListSpec, range_filters
+from crmapi.resources.render import project
 from crmapi.storage import tables as t
 from crmapi.util import dates
 
@@ -42,12 +44,18 @@ COMBINATIONS = frozenset(
         ("request_id",),
     )
 )
-RANGES = {
-    "date_updated__gt": E.c.date_updated.__gt__,
-    "date_updated__gte": E.c.date_updated.__ge__,
-    "date_updated__lt": E.c.date_updated.__lt__,
-    "date_updated__lte": E.c.date_updated.__le__,
-}
+_SQL_OPS = {"gt": "__gt__", "gte": "__ge__", "lt": "__lt__", "lte": "__le__"}
+# The declaration ``parse`` reads and ``/openapi.json`` shows. Only FILTERS combinations apply.
+LIST = ListSpec(
+    filters={
+        **{name: FilterSpec(name, "eq", "str") for name in FILTERS},
+        **range_filters("date_updated"),
+    },
+    orderings={},
+    default_limit=MAX_LIMIT,
+    max_limit=MAX_LIMIT,
+    paging="cursor",
+)
 
 
 @dataclass(frozen=True)
@@ -70,14 +78,14 @@ def _combination_error(names: set[str]) -> str:
 def _limit(params: Mapping[str, str], field_errors: dict[str, str]) -> int:
     raw = params.get("_limit") or ""
     if not raw:
-        return MAX_LIMIT
+        return LIST.default_limit
     try:
         limit = int(raw)
     except ValueError:
         field_errors["_limit"] = f"_limit must be a whole number, got {raw[:50]!r}."
         return MAX_LIMIT
-    if not 1 <= limit <= MAX_LIMIT:
-        field_errors["_limit"] = f"_limit must be between 1 and {MAX_LIMIT}."
+    if not 1 <= limit <= LIST.max_limit:
+        field_errors["_limit"] = f"_limit must be between 1 and {LIST.max_limit}."
     return limit
 
 
@@ -90,12 +98,12 @@ def parse(params: Mapping[str, str], tz: float) -> EventQuery:
     if set(given) not in COMBINATIONS:
         errors.append(_combination_error(set(given)))
     conditions = [E.c[name] == value for name, value in given.items()]
-    for name, op in RANGES.items():
+    for name, spec in LIST.filters.items():
         raw = params.get(name)
-        if not raw:
+        if not raw or spec.op == "eq":
             continue
         try:
-            conditions.append(op(dates.parse(raw, tz)))
+            conditions.append(getattr(E.c[spec.column], _SQL_OPS[spec.op])(dates.parse(raw, tz)))
         except ValueError:
             field_errors[name] = f"{name} must be an ISO-8601 date or datetime."
     skip = params.get("_skip") or "0"
@@ -173,10 +181,10 @@ def get_event(ctx: Ctx) -> dict[str, Any]:
         ).first()
     if row is None:
         raise object_not_found("Event")
-    return render(row)
+    return project(render(row), ctx.params)
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/event/", {"GET": Op(list_events)}),
-    ("/event/{id}/", {"GET": Op(get_event)}),
+    ("/event/", {"GET": Op(list_events, summary="The event log, newest first", list_spec=LIST)}),
+    ("/event/{id}/", {"GET": Op(get_event, summary="Get an event")}),
 ]

@@ -14,6 +14,8 @@ from crmapi.events import filters
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.http.errors import json_response
+from crmapi.query.model import UNPAGED
+from crmapi.resources.render import project
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
@@ -155,12 +157,12 @@ def list_webhooks(ctx: Ctx) -> dict[str, Any]:
         rows = conn.execute(
             select(W).where(W.c.organization_id == ctx.org).order_by(W.c.date_created, W.c.id)
         ).all()
-    return {"data": [render(r) for r in rows], "has_more": False}
+    return {"data": [project(render(r), ctx.params) for r in rows], "has_more": False}
 
 
 def get_webhook(ctx: Ctx) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        return render(_get_row(conn, ctx.org, ctx.path_params["id"]))
+        return project(render(_get_row(conn, ctx.org, ctx.path_params["id"])), ctx.params)
 
 
 def create_webhook(ctx: Ctx) -> Response:
@@ -194,20 +196,23 @@ def create_webhook(ctx: Ctx) -> Response:
             )
         )
         created = render(_get_row(conn, ctx.org, webhook_id))
-    return json_response(created, 201, {"Location": f"{ctx.path.rstrip('/')}/{webhook_id}/"})
+    return json_response(
+        project(created, ctx.params), 201, {"Location": f"{ctx.path.rstrip('/')}/{webhook_id}/"}
+    )
 
 
 def update_webhook(ctx: Ctx) -> dict[str, Any]:
-    values = FIELDS.validate(ctx.body, creating=False)
-    changes: dict[str, Any] = {}
-    if "url" in values:
-        changes["url"] = _check_url(values["url"])
-    if "events" in values:
-        changes["events"] = _check_events(values["events"])
-    if "verify_ssl" in values:
-        changes["verify_ssl"] = values["verify_ssl"]
     with ctx.db.write() as conn:
+        # Unknown (or another organization's) id first: 404 whatever the body holds.
         row = _get_row(conn, ctx.org, ctx.path_params["id"])
+        values = FIELDS.validate(ctx.body, creating=False)
+        changes: dict[str, Any] = {}
+        if "url" in values:
+            changes["url"] = _check_url(values["url"])
+        if "events" in values:
+            changes["events"] = _check_events(values["events"])
+        if "verify_ssl" in values:
+            changes["verify_ssl"] = values["verify_ssl"]
         status = values.get("status")
         if status == "paused" and row.status != "paused":
             changes.update(status="paused", pause_reason="api")
@@ -219,7 +224,7 @@ def update_webhook(ctx: Ctx) -> dict[str, Any]:
             .where(W.c.organization_id == ctx.org, W.c.id == row.id)
             .values(**changes, updated_by=ctx.user_id, date_updated=dates.now())
         )
-        return render(_get_row(conn, ctx.org, row.id))
+        return project(render(_get_row(conn, ctx.org, row.id)), ctx.params)
 
 
 def delete_webhook(ctx: Ctx) -> dict[str, Any]:
@@ -232,9 +237,24 @@ def delete_webhook(ctx: Ctx) -> dict[str, Any]:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/webhook/", {"GET": Op(list_webhooks), "POST": Op(create_webhook, 201)}),
+    (
+        "/webhook/",
+        {
+            "GET": Op(
+                list_webhooks,
+                summary="List webhook subscriptions",
+                list_spec=UNPAGED,
+                fields=FIELDS,
+            ),
+            "POST": Op(create_webhook, 201, summary="Subscribe a webhook", fields=FIELDS),
+        },
+    ),
     (
         "/webhook/{id}/",
-        {"GET": Op(get_webhook), "PUT": Op(update_webhook), "DELETE": Op(delete_webhook)},
+        {
+            "GET": Op(get_webhook, summary="Get a webhook subscription", fields=FIELDS),
+            "PUT": Op(update_webhook, summary="Update (pause, resume) a webhook", fields=FIELDS),
+            "DELETE": Op(delete_webhook, summary="Delete a webhook subscription"),
+        },
     ),
 ]

@@ -196,6 +196,8 @@ def dispatcher(ops: Mapping[str, Op]) -> Callable[[Request], Any]:
         if isinstance(result, Response):
             result.headers.update(headers)
             return result
+        if op.status == 204:
+            return Response(status_code=204, headers=headers)
         return json_response(result, op.status, headers)
 
     return endpoint

@@ -43,6 +43,7 @@ def parse(params: Mapping[str, str], spec: ListSpec, tz: float = 0.0) -> ListQue
             continue
         conditions.append(Condition(name, fspec, values))
     _cross_checks(conditions, params, order_column, errors)
+    _modes(params, spec, field_errors)
     fields = _fields(params.get("_fields"), field_errors)
     if errors or field_errors:
         raise InvalidRequest(errors, field_errors)
@@ -107,6 +108,8 @@ def _values(raw: Any, fspec: FilterSpec, spec: ListSpec, tz: float) -> tuple[Any
 def _coerce(text: str, fspec: FilterSpec, tz: float) -> Any:
     if "\x00" in text or len(text) > 500:
         raise ValueError("Invalid value.")
+    if fspec.choices and text not in fspec.choices:
+        raise ValueError(f"{text[:50]!r} is not valid; use one of {', '.join(fspec.choices)}.")
     if fspec.check is not None:
         return fspec.check(text)
     if fspec.kind == "datetime":
@@ -145,6 +148,17 @@ def _cross_checks(
             errors.append(
                 f"{condition.param} can only be used when sorting by {fspec.requires_order} "
                 f"(add _order_by=-{fspec.requires_order}); date filters must match the sort field."
+            )
+
+
+def _modes(params: Mapping[str, str], spec: ListSpec, field_errors: dict[str, str]) -> None:
+    """Handler-applied parameters: an empty value is absent; case does not matter."""
+    for name, mode in spec.modes.items():
+        raw = params.get(name) or ""
+        if raw.strip() and raw.strip().lower() not in mode.choices:
+            field_errors[name] = (
+                f"{raw[:40]!r} is not valid; use one of {', '.join(mode.choices)} "
+                "(or leave it out)."
             )
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Table
 
 Op = Literal["eq", "in", "gt", "gte", "lt", "lte"]
+# skip: _skip/_limit/_order_by; cursor: _cursor/_limit (the event log); none: every row at once.
+Paging = Literal["skip", "cursor", "none"]
 ValueKind = Literal["id", "str", "datetime", "bool", "int"]
 SqlBuilder = Callable[[Table, list[Any]], ColumnElement[bool]]
 ValueCheck = Callable[[str], Any]
@@ -25,6 +27,7 @@ class FilterSpec:
     requires_reason: str = ""
     # Date filters are only valid on the field the list is sorted by (Close's rule).
     requires_order: str | None = None
+    choices: tuple[str, ...] = ()  # the only accepted values (each of a comma list)
     check: ValueCheck | None = None  # extra per-value validation; raises ValueError
     sql: SqlBuilder | None = None  # custom SQL for values that are not a plain column test
 
@@ -39,6 +42,17 @@ class OrderSpec:
 
 
 @dataclass(frozen=True)
+class ModeSpec:
+    """A parameter the handler applies itself (a view or a mode, not a test on a column).
+
+    Declared so the grammar rejects unknown values and ``/openapi.json`` lists it.
+    """
+
+    choices: tuple[str, ...]
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class ListSpec:
     """Everything a list endpoint accepts: filters, orderings and page bounds."""
 
@@ -49,6 +63,12 @@ class ListSpec:
     max_limit: int = 100
     max_skip: int | None = None
     max_in_items: int = 1000
+    paging: Paging = "skip"
+    modes: Mapping[str, ModeSpec] = field(default_factory=dict)
+
+
+# Small lists returned whole (statuses, pipelines, webhooks): only ``_fields`` applies.
+UNPAGED = ListSpec(filters={}, orderings={}, paging="none")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ their metadata in the type's display order; PUT may reorder them but never adds 
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
-from starlette.responses import Response
 
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
@@ -206,7 +205,7 @@ def update_type(ctx: Ctx) -> dict[str, Any]:
     return project(after, ctx.params)
 
 
-def delete_type(ctx: Ctx) -> Response:
+def delete_type(ctx: Ctx) -> dict[str, Any]:
     with ctx.db.write() as conn:
         row = get_row(conn, ctx.org, ctx.path_params["id"])
         used = conn.execute(
@@ -232,13 +231,27 @@ def delete_type(ctx: Ctx) -> Response:
         )
         conn.execute(delete(CAT).where(CAT.c.organization_id == ctx.org, CAT.c.id == row.id))
         _emit(ctx, conn, "deleted", before=before)
-    return Response(status_code=204)
+    return {}  # answered as 204 No Content (the Op declares it)
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/custom_activity/", {"GET": Op(list_types), "POST": Op(create_type, status=201)}),
+    (
+        "/custom_activity/",
+        {
+            "GET": Op(
+                list_types, summary="List custom activity types", list_spec=LIST, fields=FIELDS
+            ),
+            "POST": Op(
+                create_type, status=201, summary="Create a custom activity type", fields=FIELDS
+            ),
+        },
+    ),
     (
         "/custom_activity/{id}/",
-        {"GET": Op(get_type), "PUT": Op(update_type), "DELETE": Op(delete_type)},
+        {
+            "GET": Op(get_type, summary="Get a custom activity type", fields=FIELDS),
+            "PUT": Op(update_type, summary="Update a custom activity type", fields=FIELDS),
+            "DELETE": Op(delete_type, 204, summary="Delete an unused custom activity type"),
+        },
     ),
 ]

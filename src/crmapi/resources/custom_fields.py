@@ -220,8 +220,16 @@ def make_handlers(object_type: str) -> tuple[dict[str, Op], dict[str, Op]]:
             _emit(ctx, conn, object_type, "deleted", before=before)
         return {}
 
-    collection = {"GET": Op(list_), "POST": Op(create)}
-    item = {"GET": Op(get), "PUT": Op(update_), "DELETE": Op(delete_)}
+    name = f"{object_type} custom field"
+    collection = {
+        "GET": Op(list_, summary=f"List {name}s", list_spec=LIST, fields=fieldset),
+        "POST": Op(create, summary=f"Create a {name}", fields=fieldset),
+    }
+    item = {
+        "GET": Op(get, summary=f"Get a {name}", fields=fieldset),
+        "PUT": Op(update_, summary=f"Update a {name}", fields=fieldset),
+        "DELETE": Op(delete_, summary=f"Delete a {name} and its values"),
+    }
     return collection, item
 
 

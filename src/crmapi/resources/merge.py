@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row, Table, delete, select, update
 from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.errors import InvalidRequest
-from crmapi.domain.fields import REQUIRED
+from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
@@ -22,22 +22,24 @@ from crmapi.storage import tables as t
 from crmapi.util import dates
 
 L = t.lead
+FIELDS = FieldSet(
+    (
+        Field("source", "id", required=True, nullable=False),
+        Field("destination", "id", required=True, nullable=False),
+    )
+)
 
 
-def _lead_row(conn: Connection, org_id: str, lead_id: Any) -> Row[Any] | None:
-    if not isinstance(lead_id, str) or not lead_id:
-        return None
+def _lead_row(conn: Connection, org_id: str, lead_id: str) -> Row[Any] | None:
     return conn.execute(select(L).where(L.c.organization_id == org_id, L.c.id == lead_id)).first()
 
 
 def _validate(conn: Connection, ctx: Ctx) -> tuple[Row[Any], Row[Any]]:
-    missing = {k: REQUIRED for k in ("source", "destination") if not ctx.body.get(k)}
-    if missing:
-        raise InvalidRequest(field_errors=missing)
-    source = _lead_row(conn, ctx.org, ctx.body["source"])
+    values = FIELDS.validate(ctx.body, creating=True)
+    source = _lead_row(conn, ctx.org, values["source"])
     if source is None:
         raise InvalidRequest(["Source lead does not exist."])
-    destination = _lead_row(conn, ctx.org, ctx.body["destination"])
+    destination = _lead_row(conn, ctx.org, values["destination"])
     if destination is None:
         raise InvalidRequest(["Destination lead does not exist."])
     if source.id == destination.id:
@@ -150,4 +152,9 @@ def merge(ctx: Ctx) -> dict[str, Any]:
     return {}
 
 
-ROUTES: list[tuple[str, dict[str, Op]]] = [("/lead/merge/", {"POST": Op(merge)})]
+ROUTES: list[tuple[str, dict[str, Op]]] = [
+    (
+        "/lead/merge/",
+        {"POST": Op(merge, summary="Merge the source lead into the destination", fields=FIELDS)},
+    )
+]

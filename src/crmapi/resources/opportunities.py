@@ -77,25 +77,16 @@ def _status_subquery(column: str, values: list[Any], table: Table) -> ColumnElem
     return table.c.status_id.in_(matching.scalar_subquery())
 
 
-def _status_attribute(column: str, check: Any = None) -> FilterSpec:
+def _status_attribute(column: str, choices: tuple[str, ...] = ()) -> FilterSpec:
     """A filter on an attribute of the status (``type``, ``label``), comma lists allowed."""
     return FilterSpec(
         "status_id",
         "in",
         "str",
         multi=True,
-        check=check,
+        choices=choices,
         sql=lambda table, values: _status_subquery(column, values, table),
     )
-
-
-def _choice(allowed: tuple[str, ...]) -> Any:
-    def check(text: str) -> str:
-        if text not in allowed:
-            raise ValueError(f"{text[:50]!r} is not valid; use one of {', '.join(allowed)}.")
-        return text
-
-    return check
 
 
 def _date_only(text: str) -> str:
@@ -107,7 +98,7 @@ def _in_and_plain(name: str, spec: FilterSpec) -> dict[str, FilterSpec]:
     return {name: spec, f"{name}__in": spec}
 
 
-_STATUS_TYPE = _status_attribute("type", _choice(pipelines.STATUS_TYPES))
+_STATUS_TYPE = _status_attribute("type", pipelines.STATUS_TYPES)
 _STATUS_LABEL = _status_attribute("label")
 
 LIST = ListSpec(
@@ -122,7 +113,7 @@ LIST = ListSpec(
         **_in_and_plain("status", _STATUS_LABEL),  # deprecated spelling of status_label
         **_in_and_plain(
             "value_period",
-            FilterSpec("value_period", "in", "str", multi=True, check=_choice(PERIODS)),
+            FilterSpec("value_period", "in", "str", multi=True, choices=PERIODS),
         ),
         "date_won": FilterSpec("date_won", "eq", "str", check=_date_only),
         **{
@@ -611,13 +602,21 @@ def delete_opportunity(ctx: Ctx) -> dict[str, Any]:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/opportunity/", {"GET": Op(list_opportunities), "POST": Op(create_opportunity)}),
+    (
+        "/opportunity/",
+        {
+            "GET": Op(
+                list_opportunities, summary="List opportunities", list_spec=LIST, fields=FIELDS
+            ),
+            "POST": Op(create_opportunity, summary="Create an opportunity", fields=FIELDS),
+        },
+    ),
     (
         "/opportunity/{id}/",
         {
-            "GET": Op(get_opportunity),
-            "PUT": Op(update_opportunity),
-            "DELETE": Op(delete_opportunity),
+            "GET": Op(get_opportunity, summary="Get an opportunity", fields=FIELDS),
+            "PUT": Op(update_opportunity, summary="Update an opportunity", fields=FIELDS),
+            "DELETE": Op(delete_opportunity, summary="Delete an opportunity"),
         },
     ),
 ]

@@ -16,6 +16,7 @@ from crmapi.domain.fields import Field, FieldSet
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.http.errors import json_response
+from crmapi.query.model import UNPAGED
 from crmapi.resources import statuses
 from crmapi.resources.render import project
 from crmapi.storage import tables as t
@@ -211,7 +212,7 @@ def update_pipeline(ctx: Ctx) -> dict[str, Any]:
         return project(_pipeline(conn, ctx.org, pipeline_id), ctx.params)
 
 
-def delete_pipeline(ctx: Ctx) -> Response:
+def delete_pipeline(ctx: Ctx) -> dict[str, Any]:
     pipeline_id = ctx.path_params["id"]
     with ctx.db.write() as conn:
         pipe = _pipeline(conn, ctx.org, pipeline_id)
@@ -223,7 +224,7 @@ def delete_pipeline(ctx: Ctx) -> Response:
                 ]
             )
         conn.execute(delete(P).where(P.c.organization_id == ctx.org, P.c.id == pipeline_id))
-    return Response(status_code=204)
+    return {}  # answered as 204 No Content (the Op declares it)
 
 
 # --- opportunity statuses ------------------------------------------------------------------
@@ -310,21 +311,51 @@ def delete_opportunity_status(ctx: Ctx) -> dict[str, Any]:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/pipeline/", {"GET": Op(list_pipelines), "POST": Op(create_pipeline, 201)}),
+    (
+        "/pipeline/",
+        {
+            "GET": Op(
+                list_pipelines, summary="List pipelines", list_spec=UNPAGED, fields=PIPELINE_FIELDS
+            ),
+            "POST": Op(create_pipeline, 201, summary="Create a pipeline", fields=PIPELINE_FIELDS),
+        },
+    ),
     (
         "/pipeline/{id}/",
-        {"GET": Op(get_pipeline), "PUT": Op(update_pipeline), "DELETE": Op(delete_pipeline, 204)},
+        {
+            "GET": Op(get_pipeline, summary="Get a pipeline", fields=PIPELINE_FIELDS),
+            "PUT": Op(update_pipeline, summary="Update a pipeline", fields=PIPELINE_FIELDS),
+            "DELETE": Op(delete_pipeline, 204, summary="Delete an empty pipeline"),
+        },
     ),
     (
         "/status/opportunity/",
-        {"GET": Op(list_opportunity_statuses), "POST": Op(create_opportunity_status)},
+        {
+            "GET": Op(
+                list_opportunity_statuses,
+                summary="List opportunity statuses",
+                list_spec=UNPAGED,
+                fields=STATUS_FIELDS,
+            ),
+            "POST": Op(
+                create_opportunity_status,
+                summary="Create an opportunity status",
+                fields=STATUS_FIELDS,
+            ),
+        },
     ),
     (
         "/status/opportunity/{id}/",
         {
-            "GET": Op(get_opportunity_status),
-            "PUT": Op(update_opportunity_status),
-            "DELETE": Op(delete_opportunity_status),
+            "GET": Op(
+                get_opportunity_status, summary="Get an opportunity status", fields=STATUS_FIELDS
+            ),
+            "PUT": Op(
+                update_opportunity_status,
+                summary="Update an opportunity status",
+                fields=STATUS_FIELDS,
+            ),
+            "DELETE": Op(delete_opportunity_status, summary="Delete an unused opportunity status"),
         },
     ),
 ]

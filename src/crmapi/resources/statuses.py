@@ -9,6 +9,7 @@ from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
+from crmapi.query.model import UNPAGED
 from crmapi.resources.render import project
 from crmapi.storage import tables as t
 from crmapi.util import dates
@@ -201,16 +202,25 @@ ROUTES: list[tuple[str, dict[str, Op]]] = [
     (
         "/status/lead/",
         {
-            "GET": Op(list_lead_statuses),
-            "POST": Op(create_lead_status, fields=LEAD_STATUS_FIELDS),
+            "GET": Op(
+                list_lead_statuses,
+                summary="List lead statuses",
+                list_spec=UNPAGED,
+                fields=LEAD_STATUS_FIELDS,
+            ),
+            "POST": Op(
+                create_lead_status, summary="Create a lead status", fields=LEAD_STATUS_FIELDS
+            ),
         },
     ),
     (
         "/status/lead/{id}/",
         {
-            "GET": Op(get_lead_status, fields=LEAD_STATUS_FIELDS),
-            "PUT": Op(update_lead_status, fields=LEAD_STATUS_FIELDS),
-            "DELETE": Op(delete_lead_status),
+            "GET": Op(get_lead_status, summary="Get a lead status", fields=LEAD_STATUS_FIELDS),
+            "PUT": Op(
+                update_lead_status, summary="Update a lead status", fields=LEAD_STATUS_FIELDS
+            ),
+            "DELETE": Op(delete_lead_status, summary="Delete an unused lead status"),
         },
     ),
 ]

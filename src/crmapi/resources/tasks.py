@@ -33,7 +33,14 @@ from crmapi.http.context import Ctx
 from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
 from crmapi.query import grammar
-from crmapi.query.model import FilterSpec, ListQuery, ListSpec, OrderSpec, id_filters
+from crmapi.query.model import (
+    FilterSpec,
+    ListQuery,
+    ListSpec,
+    ModeSpec,
+    OrderSpec,
+    id_filters,
+)
 from crmapi.query.model import range_filters as ranges
 from crmapi.resources import leads
 from crmapi.resources.render import listing, project
@@ -76,7 +83,13 @@ FIELDS = FieldSet(
         Field("created_by", "id", nullable=False, update=False, error_key="created_by"),
     )
 )
-BULK_FIELDS = ("assigned_to", "date", "is_complete")
+# PUT /task/: the fields a bulk update may set, and the list filters nested in the body.
+BULK_FIELDS = FieldSet(
+    (
+        *(FIELDS.by_name[name] for name in ("assigned_to", "date", "is_complete")),
+        Field("_params", "object"),
+    )
+)
 
 
 def parse_when(value: Any, tz: float) -> str | None:
@@ -110,21 +123,13 @@ def _range(column: str, op: str) -> FilterSpec:
     return FilterSpec(column, op, "datetime", sql=sql)  # type: ignore[arg-type]
 
 
-def _check_type(text: str) -> str:
-    if text != "all" and text not in TASK_TYPES:
-        raise ValueError(
-            f"{text[:50]!r} is not a task type; use all or one of {', '.join(TASK_TYPES)}."
-        )
-    return text
-
-
 def _type_sql(table: Table, values: list[Any]) -> ColumnElement[bool]:
     if "all" in values:
         return true()
     return table.c.type.in_(values)
 
 
-_TYPE = FilterSpec("type", "in", "str", multi=True, check=_check_type, sql=_type_sql)
+_TYPE = FilterSpec("type", "in", "str", multi=True, choices=("all", *TASK_TYPES), sql=_type_sql)
 
 LIST = ListSpec(
     filters={
@@ -148,6 +153,13 @@ LIST = ListSpec(
     default_order="date",
     # Airbyte reads tasks 1000 at a time.
     max_limit=1000,
+    modes={
+        "view": ModeSpec(
+            VIEWS,
+            "inbox: open and due by the end of the caller's day; future: open, later; "
+            "archive: complete. inbox and future replace date__lt/date__gte.",
+        )
+    },
 )
 
 
@@ -446,11 +458,7 @@ def remove(conn: Connection, ctx: Ctx, task_id: str) -> dict[str, Any]:
 
 def _query(params: dict[str, str], tz: float) -> tuple[ListQuery, list[ColumnElement[bool]]]:
     """The validated list query plus the ``view`` and default ``_type`` conditions."""
-    view = params.get("view") or None
-    if view is not None and view not in VIEWS:
-        raise InvalidRequest(
-            field_errors={"view": f"{view[:40]!r} is not a view; use one of {', '.join(VIEWS)}."}
-        )
+    view = (params.get("view") or "").strip().lower() or None  # checked by the grammar
     if view in ("inbox", "future"):
         # These views replace any date__lt / date__gte the request also sent.
         params = {k: v for k, v in params.items() if k not in ("date__lt", "date__gte")}
@@ -500,14 +508,13 @@ def delete_task(ctx: Ctx) -> dict[str, Any]:
 
 def bulk_update(ctx: Ctx) -> dict[str, Any]:
     """``PUT /task/``: the list filters (query or ``_params``) select, the body sets fields."""
-    nested = ctx.body.get("_params")
+    values = BULK_FIELDS.validate(ctx.body, creating=False, tz=ctx.tz)
     params = dict(ctx.params)
-    if isinstance(nested, dict):
-        params.update({str(k): _text(v) for k, v in nested.items()})
+    params.update({str(k): _text(v) for k, v in (values.get("_params") or {}).items()})
     query, extra = _query(params, ctx.tz)
-    if not query.conditions and "view" not in params:
+    if not query.conditions and not params.get("view"):
         raise InvalidRequest(["Select the tasks to update with at least one filter (e.g. id__in)."])
-    changes = {k: ctx.body[k] for k in BULK_FIELDS if k in ctx.body}
+    changes = {k: ctx.body[k] for k in values if k != "_params"}
     if not changes:
         raise InvalidRequest(["Send at least one of assigned_to, date or is_complete to set."])
     now = dates.now()
@@ -529,6 +536,22 @@ def _text(value: Any) -> str:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/task/", {"GET": Op(list_tasks), "POST": Op(create_task), "PUT": Op(bulk_update)}),
-    ("/task/{id}/", {"GET": Op(get_task), "PUT": Op(update_task), "DELETE": Op(delete_task)}),
+    (
+        "/task/",
+        {
+            "GET": Op(list_tasks, summary="List tasks", list_spec=LIST, fields=FIELDS),
+            "POST": Op(create_task, summary="Create a task", fields=FIELDS),
+            "PUT": Op(
+                bulk_update, summary="Update the tasks the filters select", fields=BULK_FIELDS
+            ),
+        },
+    ),
+    (
+        "/task/{id}/",
+        {
+            "GET": Op(get_task, summary="Get a task", fields=FIELDS),
+            "PUT": Op(update_task, summary="Update a task", fields=FIELDS),
+            "DELETE": Op(delete_task, summary="Delete a task"),
+        },
+    ),
 ]

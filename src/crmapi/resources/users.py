@@ -180,8 +180,8 @@ def me(ctx: Ctx) -> dict[str, Any]:
 
 
 ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/me/", {"GET": Op(me)}),
+    ("/me/", {"GET": Op(me, summary="The caller, with its organization")}),
     ("/user/", {"GET": Op(list_users, summary="List users", list_spec=USER_LIST)}),
-    ("/user/{id}/", {"GET": Op(get_user)}),
-    ("/organization/{id}/", {"GET": Op(get_organization)}),
+    ("/user/{id}/", {"GET": Op(get_user, summary="Get a user")}),
+    ("/organization/{id}/", {"GET": Op(get_organization, summary="Get the organization")}),
 ]
