@@ -20,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 
+from crmapi.activities.base import BASE_COLUMNS
 from crmapi.activities.registry import BY_TYPE
 from crmapi.activities.spec import ActivitySpec
 from crmapi.query import compile as qc
@@ -47,21 +48,7 @@ COLUMNS = (
 
 # Fields rendered from columns alone: a page whose _fields asks only for these skips reading
 # and parsing the JSON documents; one that asks for no *_name skips the user names query.
-BASE_NAMES = frozenset(
-    {
-        "id",
-        "_type",
-        "organization_id",
-        "lead_id",
-        "contact_id",
-        "user_id",
-        "created_by",
-        "updated_by",
-        "date_created",
-        "date_updated",
-        "activity_at",
-    }
-)
+BASE_NAMES = frozenset({"_type", *BASE_COLUMNS})
 NAME_FIELDS = frozenset({"user_name", "created_by_name", "updated_by_name"})
 COLUMNS_NO_DATA = (*COLUMNS[:-1], null().label("data"))
 
@@ -234,21 +221,7 @@ def _shape(type_name: str) -> tuple[ActivitySpec, dict[str, Any], frozenset[str]
 
 def row_values(values: dict[str, Any]) -> dict[str, Any]:
     """Split a full object into table columns and the ``data`` document."""
-    columns = {
-        c: values[c]
-        for c in (
-            "id",
-            "organization_id",
-            "lead_id",
-            "contact_id",
-            "user_id",
-            "created_by",
-            "updated_by",
-            "date_created",
-            "date_updated",
-            "activity_at",
-        )
-    }
+    columns = {c: values[c] for c in BASE_COLUMNS}
     columns["type"] = values["_type"]
     columns["thread_id"] = values.get("thread_id")
     columns["custom_activity_type_id"] = values.get("custom_activity_type_id")

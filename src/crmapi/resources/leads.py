@@ -52,6 +52,16 @@ LIST = ListSpec(
     max_limit=200,
 )
 
+
+def attach(items: list[dict[str, Any]], key: str, children: list[dict[str, Any]]) -> None:
+    """Set ``item[key]`` on every lead of a page to its children (grouped by ``lead_id``)."""
+    by_lead: dict[str, list[dict[str, Any]]] = {item["id"]: [] for item in items}
+    for child in children:
+        by_lead[child["lead_id"]].append(child)
+    for item in items:
+        item[key] = by_lead[item["id"]]
+
+
 # Other resources (opportunities, tasks...) add the lists they embed in a lead here.
 Embedder = Callable[[Connection, str, list[dict[str, Any]]], None]
 EMBEDDERS: list[Embedder] = []

@@ -342,11 +342,7 @@ def embed_in_leads(conn: Connection, org_id: str, items: list[dict[str, Any]]) -
         .where(OPP.c.organization_id == org_id, OPP.c.lead_id.in_(lead_ids))
         .order_by(OPP.c.date_created, OPP.c.id)
     ).all()
-    by_lead: dict[str, list[dict[str, Any]]] = {lead_id: [] for lead_id in lead_ids}
-    for opp in render_rows(conn, org_id, rows):
-        by_lead[opp["lead_id"]].append(opp)
-    for item in items:
-        item["opportunities"] = by_lead[item["id"]]
+    leads.attach(items, "opportunities", render_rows(conn, org_id, rows))
 
 
 leads.EMBEDDERS.append(embed_in_leads)

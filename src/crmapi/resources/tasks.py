@@ -275,11 +275,7 @@ def embed_in_leads(conn: Connection, org_id: str, items: list[dict[str, Any]]) -
         .where(T.c.organization_id == org_id, T.c.lead_id.in_(lead_ids), T.c.is_complete.is_(False))
         .order_by(T.c.date, T.c.id)
     ).all()
-    by_lead: dict[str, list[dict[str, Any]]] = {lead_id: [] for lead_id in lead_ids}
-    for task in render_rows(conn, org_id, rows):
-        by_lead[task["lead_id"]].append(task)
-    for item in items:
-        item["tasks"] = by_lead[item["id"]]
+    leads.attach(items, "tasks", render_rows(conn, org_id, rows))
 
 
 leads.EMBEDDERS.append(embed_in_leads)
