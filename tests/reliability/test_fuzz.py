@@ -18,7 +18,10 @@ from tests.reliability.server import Server, create_org
 
 ST = str(Path(sys.executable).with_name("st"))
 EXAMPLES = int(os.environ.get("CRMAPI_FUZZ_EXAMPLES", "3"))
-SEED = os.environ.get("CRMAPI_FUZZ_SEED") or str(random.randrange(1 << 31))
+# CI fuzzes with a fixed seed and no example database, so a run is reproducible and a red run
+# means a change broke something; set CRMAPI_FUZZ_SEED=random (make fuzz does) to explore.
+_SEED = os.environ.get("CRMAPI_FUZZ_SEED", "20261126")
+SEED = str(random.randrange(1 << 31)) if _SEED == "random" else _SEED
 # Every check except positive_data_acceptance: a schema-valid body may still name an id that
 # does not exist, or break a cross-parameter rule (date filters need the matching sort), so a
 # 400 there is correct. Everything else (no 5xx, status codes, bodies, headers, 405 + Allow,
@@ -62,6 +65,8 @@ def run_schemathesis(
         "1",  # hypothesis' lambda-source inspection is not thread-safe on 3.11
         "--suppress-health-check",
         "all",
+        "--generation-database",
+        "none",
         "--report",
         "json",
         "--report-json-path",
