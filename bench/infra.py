@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -17,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from crmapi.storage import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -163,9 +166,20 @@ class Dataset:
         return "Basic " + base64.b64encode(f"{self.org['api_key']}:".encode()).decode()
 
 
+def schema_id() -> str:
+    """A fingerprint of the migrations: datasets seeded under another schema are re-seeded."""
+    versions = Path(migrate.MIGRATIONS) / "versions"
+    digest = hashlib.sha256()
+    for path in sorted(versions.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def ensure_dataset(backend: str, size: int, base: Path, pg: Postgres | None) -> Dataset:
     """Seed once (``crmapi seed``), then reuse: the seed output is kept next to the data."""
     marker = base / f"{backend}-{size}.json"
+    if marker.exists() and json.loads(marker.read_text()).get("schema") != schema_id():
+        marker.unlink()  # seeded by an older schema: seed again
     if backend == "sqlite":
         path = base / f"sqlite-{size}.db"
         url = f"sqlite:///{path}"
@@ -186,7 +200,7 @@ def ensure_dataset(backend: str, size: int, base: Path, pg: Postgres | None) -> 
             env={**os.environ, "CRMAPI_DATABASE_URL": url},
             check=True, capture_output=True, text=True,
         )  # fmt: skip
-        marker.write_text(out.stdout)
+        marker.write_text(json.dumps({**json.loads(out.stdout), "schema": schema_id()}))
     info = json.loads(marker.read_text())
     return Dataset(backend, size, url, info, path)
 

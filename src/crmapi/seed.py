@@ -638,7 +638,8 @@ _JSON_COLUMNS = frozenset({"addresses", "custom", "emails", "phones", "urls"})
 def activity_row(values: dict[str, Any]) -> tuple[Any, ...]:
     """An activity object as a table row (what ``store.row_values`` stores, JSON encoded)."""
     g = values.get
-    data = {k: v for k, v in values.items() if k not in _NOT_DATA}
+    shape, defaults = store.stored_shape(values["_type"])
+    data = {**defaults, **{k: v for k, v in values.items() if k not in _NOT_DATA}}
     return (
         values["id"],
         values["organization_id"],
@@ -653,6 +654,7 @@ def activity_row(values: dict[str, Any]) -> tuple[Any, ...]:
         values["activity_at"],
         g("thread_id"),
         g("custom_activity_type_id"),
+        shape,
         orjson.dumps(data).decode(),
     )
 

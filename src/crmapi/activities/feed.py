@@ -86,5 +86,5 @@ def list_feed(ctx: Ctx) -> dict[str, Any]:
     extra, preview = _thread_scope(mode)
     with ctx.db.read() as conn:
         rows = store.fetch_page(conn, ctx.org, query, extra, extra_key=("feed", mode))
-        items = store.render_rows(conn, rows, query.fields, preview)
+        items = store.page_items(conn, rows, query.fields, preview)
     return listing(items, query)

@@ -37,8 +37,10 @@ def make_ops(spec: ActivitySpec) -> tuple[dict[str, Op], dict[str, Op]]:
     def list_(ctx: Ctx) -> dict[str, Any]:
         query = grammar.parse(ctx.params, list_spec, ctx.tz)
         with ctx.db.read() as conn:
-            rows = store.fetch_page(conn, ctx.org, query, [type_filter])
-            return listing(store.render_rows(conn, rows, query.fields), query)
+            rows = store.fetch_page(
+                conn, ctx.org, query, [type_filter], extra_key=("type", spec.type)
+            )
+            return listing(store.page_items(conn, rows, query.fields), query)
 
     def create(ctx: Ctx) -> dict[str, Any]:
         with ctx.db.write() as conn:

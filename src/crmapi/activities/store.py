@@ -5,9 +5,12 @@ user names for a whole page come from one query, and type-specific expansions ru
 type per page.
 """
 
+import zlib
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
+import orjson
+from psycopg.types.string import TextLoader
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -42,6 +45,7 @@ COLUMNS = (
     A.c.date_created,
     A.c.date_updated,
     A.c.activity_at,
+    A.c.shape,
     A.c.data,
 )
 
@@ -78,34 +82,59 @@ def fetch_page(
         (extra_key, slim), columns, A, query, lambda org: and_(A.c.organization_id == org, *where)
     )
     params["org"] = org_id
-    if conn.dialect.name == "sqlite":
-        return _driver_rows(conn, template, params)
-    rows = conn.execute(template, params).all()
-    return rows
+    return _driver_rows(conn, template, params)
 
 
-# SQLite pages skip SQLAlchemy's execution context and Row objects (a sixth of a page's CPU):
-# each cached statement is compiled once to SQL text and its parameter order, then run on the
-# driver cursor inside the connection's transaction. ``data`` comes back as JSON text.
-_DRIVER_SQL: dict[Any, tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+# Pages skip SQLAlchemy's execution context and Row objects (a sixth of a page's CPU): each
+# cached statement is compiled once to SQL text and its parameter order, then run on the
+# driver's cursor inside the connection's transaction. ``data`` comes back as JSON text on
+# both backends (PostgreSQL's jsonb is read as text), ready to be spliced (page_items).
+_DRIVER_SQL: dict[Any, tuple[str, tuple[tuple[str, Any], ...], dict[str, Any]]] = {}
 
 
 def _driver_rows(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[Any]:
-    entry = _DRIVER_SQL.get(stmt)
+    key = (conn.dialect.name, stmt)  # one process may serve both backends (the tests do)
+    entry = _DRIVER_SQL.get(key)
     if entry is None:
-        compiled = stmt.compile(dialect=conn.dialect)
-        expanded = compiled.construct_expanded_state(dict.fromkeys(params))
-        entry = (expanded.statement, tuple(expanded.positiontup or ()), expanded.parameters)
+        entry = _driver_sql(conn, stmt, params)
         if len(_DRIVER_SQL) >= 1024:
             _DRIVER_SQL.clear()
-        _DRIVER_SQL[stmt] = entry
+        _DRIVER_SQL[key] = entry
     sql, names, literals = entry
     if not conn.in_transaction():
         conn.begin()  # the read snapshot (BEGIN) every other query of the request shares
-    values = [params[n] if n in params else literals[n] for n in names]
-    cursor = conn.connection.driver_connection.execute(sql, values)  # type: ignore[union-attr]
-    rows: list[Any] = cursor.fetchall()
+    values = [
+        literals[n] if n not in params else params[n] if proc is None else proc(params[n])
+        for n, proc in names
+    ]
+    driver: Any = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        rows: list[Any] = driver.execute(sql, values).fetchall()
+        return rows
+    with driver.cursor() as cursor:
+        cursor.adapters.register_loader("jsonb", TextLoader)
+        cursor.execute(sql, dict(zip((n for n, _ in names), values, strict=True)))
+        rows = cursor.fetchall()
     return rows
+
+
+def _driver_sql(
+    conn: Connection, stmt: Any, params: dict[str, Any]
+) -> tuple[str, tuple[tuple[str, Any], ...], dict[str, Any]]:
+    """SQL text, parameter names in order with their bind processors (SQLAlchemy would apply
+    them, e.g. JSON paths), and the statement's own values, already processed."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    expanded = compiled.construct_expanded_state(dict.fromkeys(params))
+    # Bind processors of the statement's own parameters (JSON paths) live on the compiled
+    # form; expanded IN parameters get theirs from the expansion.
+    processors = {**getattr(compiled, "_bind_processors", {}), **expanded.processors}
+    order = expanded.positiontup or tuple(expanded.parameters)
+    literals = {
+        n: processors[n](v) if n in processors and n not in params else v
+        for n, v in expanded.parameters.items()
+    }
+    names = tuple((n, processors.get(n)) for n in order)
+    return expanded.statement, names, literals
 
 
 def fetch_one(conn: Connection, org_id: str, activity_id: str, type_name: str | None) -> Any | None:
@@ -134,21 +163,124 @@ def _user_names(conn: Connection, ids: set[str]) -> dict[str, str]:
     return {r[0]: full_name(r[1], r[2]) for r in conn.execute(_NAMES, {"ids": wanted})}
 
 
+def page_names(
+    conn: Connection, rows: Sequence[Any], fields: frozenset[str] | None
+) -> dict[str, str]:
+    """Display names of the users a page mentions (none when ``_fields`` asks for no name)."""
+    if fields is not None and not fields & NAME_FIELDS:
+        return {}
+    ids: set[str] = set()
+    for r in rows:
+        ids.update(r[5:8])
+    return _user_names(conn, ids)
+
+
+def page_items(
+    conn: Connection,
+    rows: Sequence[Any],
+    fields: frozenset[str] | None = None,
+    preview: frozenset[str] = frozenset(),
+) -> list[Any]:
+    """A list page's items, in row order: complete stored documents are spliced in as JSON.
+
+    A row whose ``data`` holds every field of its type (its ``shape`` is the type's current
+    one) needs no parsing: its columns are encoded and joined to the stored text, which
+    ``orjson.Fragment`` embeds as is. Rows needing work on the object (``_fields``, previews,
+    expansions, fields shown only on request, older documents) are rendered as dicts.
+    """
+    if fields is not None:
+        return render_rows(conn, rows, fields, preview)
+    names = page_names(conn, rows, fields)
+    get = names.get
+    out: list[Any] = []
+    slow: list[tuple[int, Any]] = []
+    for row in rows:
+        type_name = row[2]
+        data = row[12]
+        splice = _SPLICE.get(type_name) or _splice_rule(type_name)
+        if (
+            row[11] != splice[0]
+            or type_name in preview
+            or data.__class__ is not str
+            or any(key in data for key in splice[1])
+        ):
+            slow.append((len(out), row))
+            out.append(None)
+            continue
+        head = _dumps(
+            {
+                "_type": type_name,
+                "activity_at": row[10],
+                "contact_id": row[4],
+                "created_by": row[6],
+                "created_by_name": get(row[6]),
+                "date_created": row[8],
+                "date_updated": row[9],
+                "id": row[0],
+                "lead_id": row[3],
+                "organization_id": row[1],
+                "updated_by": row[7],
+                "updated_by_name": get(row[7]),
+                "user_id": row[5],
+                "user_name": get(row[5]),
+            }
+        )
+        body = data.strip().encode()
+        out.append(_Fragment(head[:-1] + b"," + body[1:] if len(body) > 2 else head))
+    if slow:
+        rendered = render_rows(conn, [r for _, r in slow], None, preview, names)
+        for (at, _row), obj in zip(slow, rendered, strict=True):
+            out[at] = obj
+    return out
+
+
+_dumps = orjson.dumps
+_Fragment = orjson.Fragment
+# Per type: the shape a spliceable document must carry, and the quoted names of fields that
+# are shown only on request (a document mentioning one is rendered, so it can be dropped).
+_SPLICE: dict[str, tuple[int, tuple[str, ...]]] = {}
+
+
+def _splice_rule(type_name: str) -> tuple[int, tuple[str, ...]]:
+    spec = BY_TYPE[type_name]
+    # Types with an expansion compute fields per page: never spliced (shape -1 never matches).
+    shape = -1 if spec.expand is not None else stored_shape(type_name)[0]
+    rule = _SPLICE[type_name] = (shape, tuple(f'"{name}"' for name in spec.on_request))
+    return rule
+
+
+_STORED: dict[str, tuple[int, dict[str, Any]]] = {}
+# Columns and derived names are never part of a stored document.
+_NOT_STORED = frozenset(
+    {"_type", "type", "user_name", "created_by_name", "updated_by_name", *BASE_COLUMNS}
+)
+
+
+def stored_shape(type_name: str) -> tuple[int, dict[str, Any]]:
+    """The type's shape id and the defaults a complete stored document starts from.
+
+    The id is a checksum of the stored field names, so a release that adds or removes a field
+    stops older documents from being spliced (they are rendered field by field instead)."""
+    found = _STORED.get(type_name)
+    if found is None:
+        defaults = {k: v for k, v in BY_TYPE[type_name].defaults.items() if k not in _NOT_STORED}
+        shape = zlib.crc32(",".join(sorted(defaults)).encode()) % 2_000_000_000 + 1
+        found = _STORED[type_name] = (shape, defaults)
+    return found
+
+
 def render_rows(
     conn: Connection,
     rows: Sequence[Any],
     fields: frozenset[str] | None = None,
     preview: frozenset[str] = frozenset(),
+    names: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows to objects: base columns, the type's fields, user names, then expansions."""
     # Rows are unpacked positionally (the COLUMNS order): attribute access on Row objects
     # was a measurable share of a feed page.
-    names: dict[str, str] = {}
-    if fields is None or fields & NAME_FIELDS:
-        ids: set[str] = set()
-        for r in rows:
-            ids.update(r[5:8])
-        names = _user_names(conn, ids)
+    if names is None:
+        names = page_names(conn, rows, fields)
     out = []
     by_type: dict[str, list[dict[str, Any]]] = {}
     get = names.get
@@ -164,6 +296,7 @@ def render_rows(
         date_created,
         date_updated,
         activity_at,
+        _stored_shape,
         data,
     ) in rows:
         spec, defaults, hidden = _shape(type_name)
@@ -228,7 +361,9 @@ def row_values(values: dict[str, Any]) -> dict[str, Any]:
     # thread_id and custom_activity_type_id stay in data too: they are fields of their types.
     skip = set(columns) - {"thread_id", "custom_activity_type_id"}
     skip |= {"_type", "user_name", "created_by_name", "updated_by_name"}
-    columns["data"] = {k: v for k, v in values.items() if k not in skip}
+    shape, defaults = stored_shape(values["_type"])
+    columns["shape"] = shape
+    columns["data"] = {**defaults, **{k: v for k, v in values.items() if k not in skip}}
     return columns
 
 

@@ -295,6 +295,9 @@ activity = Table(
     # Emails point at their EmailThread; a type-specific reference other lists filter on.
     Column("thread_id", ID),
     Column("custom_activity_type_id", ID),
+    # Which version of its type's field list ``data`` holds in full (0: unknown). A page can
+    # splice such a document into the response as stored text (activities/store.py).
+    Column("shape", Integer, nullable=False, server_default="0"),
     Column("data", Json, nullable=False),
     PrimaryKeyConstraint("organization_id", "id"),
     _lead_fk("activity"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 13:11:15.565341
+Create Date: 2026-11-26 15:15:30.401046
 """
 
 from collections.abc import Sequence
@@ -236,6 +236,7 @@ def upgrade() -> None:
     sa.Column('activity_at', sa.String(length=32), nullable=True),
     sa.Column('thread_id', sa.String(length=64), nullable=True),
     sa.Column('custom_activity_type_id', sa.String(length=64), nullable=True),
+    sa.Column('shape', sa.Integer(), server_default='0', nullable=False),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['organization_id', 'lead_id'], ['lead.organization_id', 'lead.id'], name=op.f('fk_activity_organization_id_lead_id_lead'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('organization_id', 'id', name=op.f('pk_activity'))
