@@ -127,6 +127,7 @@ class Floor:
             for row in cur.fetchall():
                 obj = dict(zip(cols, row, strict=True))
                 data = obj.pop("data")
+                del obj["shape"]  # bookkeeping, not a field
                 obj.update(loads(data) if isinstance(data, str | bytes) else data)
                 obj["_type"] = obj.pop("type")
                 if fields is not None:

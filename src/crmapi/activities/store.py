@@ -6,12 +6,13 @@ type per page.
 """
 
 import zlib
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any
 
 import orjson
 from psycopg.types.string import TextLoader
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     and_,
@@ -150,17 +151,41 @@ def fetch_by(conn: Connection, org_id: str, *where: ColumnElement[bool]) -> Sequ
     return rows
 
 
-# users.user_names with its statement built once (it runs on every feed page).
-_NAMES = select(t.user.c.id, t.user.c.first_name, t.user.c.last_name).where(
-    t.user.c.id.in_(bindparam("ids", expanding=True))
-)
+_IN_TEMPLATES: dict[tuple[str, int], Any] = {}
+
+
+def rows_in(
+    conn: Connection,
+    name: str,
+    build: Callable[[list[BindParameter[Any]]], Any],
+    values: Sequence[Any],
+    params: dict[str, Any] | None = None,
+) -> list[Any]:
+    """Run ``build(binds)``, a select with one bound parameter per value (an IN list), on the
+    driver. One statement per (name, number of values) is built, compiled and reused."""
+    key = (name, len(values))
+    stmt = _IN_TEMPLATES.get(key)
+    if stmt is None:
+        if len(_IN_TEMPLATES) >= 2048:
+            _IN_TEMPLATES.clear()
+        binds: list[BindParameter[Any]] = [bindparam(f"v{i}") for i in range(len(values))]
+        stmt = _IN_TEMPLATES[key] = build(binds)
+    bound = {f"v{i}": v for i, v in enumerate(values)}
+    if params:
+        bound.update(params)
+    return _driver_rows(conn, stmt, bound)
+
+
+def _names_select(binds: list[BindParameter[Any]]) -> Any:
+    u = t.user
+    return select(u.c.id, u.c.first_name, u.c.last_name).where(u.c.id.in_(binds))
 
 
 def _user_names(conn: Connection, ids: set[str]) -> dict[str, str]:
-    wanted = [i for i in ids if i]
+    wanted = sorted(i for i in ids if i)
     if not wanted:
         return {}
-    return {r[0]: full_name(r[1], r[2]) for r in conn.execute(_NAMES, {"ids": wanted})}
+    return {r[0]: full_name(r[1], r[2]) for r in rows_in(conn, "user_names", _names_select, wanted)}
 
 
 def page_names(

@@ -8,10 +8,11 @@ follows its latest email, so a thread with a fresh reply sorts as fresh.
 
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, or_
+from sqlalchemy import Connection, Text, bindparam, cast, or_
 
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
+from crmapi.util.jsonutil import loads
 
 LATEST_EMAILS = 3
 MAX_HEADER_IDS = 100  # Message-IDs considered when matching a thread (bounds the query)
@@ -77,10 +78,39 @@ def _emails_of(conn: Connection, org_id: str, thread_ids: list[str]) -> list[dic
     return store.render_rows(conn, rows)
 
 
+def _emails_select(binds: list[Any]) -> Any:
+    from sqlalchemy import select
+
+    from crmapi.activities import store
+
+    a = store.A
+    return select(a.c.id, a.c.thread_id, a.c.activity_at, a.c.user_id, a.c.date_created,
+                  a.c.date_updated, a.c.data).where(
+        a.c.organization_id == bindparam("org"), a.c.type == "Email", a.c.thread_id.in_(binds)
+    )  # fmt: skip
+
+
+def _previews_of(conn: Connection, org_id: str, thread_ids: list[str]) -> list[dict[str, Any]]:
+    """What ``expand`` reads of each email: its columns and stored fields, without rendering
+    it (no user names, no hidden fields): a thread page reads a few hundred emails."""
+    from crmapi.activities import store
+
+    defaults = store.stored_shape("Email")[1]
+    out = []
+    for row in store.rows_in(conn, "thread_emails", _emails_select, thread_ids, {"org": org_id}):
+        data = row[6]
+        email = dict(defaults)
+        email.update(loads(data) if isinstance(data, str | bytes) else data)
+        email["id"], email["thread_id"], email["activity_at"] = row[0], row[1], row[2]
+        email["user_id"], email["date_created"], email["date_updated"] = row[3], row[4], row[5]
+        out.append(email)
+    return out
+
+
 def expand(conn: Connection, org_id: str, threads: list[dict[str, Any]]) -> None:
     ids = [th["id"] for th in threads]
     by_thread: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-    for email in _emails_of(conn, org_id, ids):
+    for email in _previews_of(conn, org_id, ids):
         by_thread.setdefault(email["thread_id"], []).append(email)
     for thread in threads:
         mine = _newest_first(by_thread[thread["id"]])
