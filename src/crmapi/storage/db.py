@@ -1,5 +1,6 @@
 """Engine creation and the two ways to use it: a read snapshot and a write transaction."""
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -9,6 +10,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Connections per process; the request threadpool runs up to 40 requests at once.
+POSTGRES_POOL_SIZE = int(os.environ.get("CRMAPI_POSTGRES_POOL_SIZE") or 20)
 
 
 def normalize_url(url: str) -> str:
@@ -37,8 +40,10 @@ def make_engine(url: str) -> Engine:
         url,
         json_serializer=_json_dumps,
         json_deserializer=_json_loads,
-        pool_size=10,
-        max_overflow=20,
+        # A fixed set of connections: overflow connections were opened and closed under load
+        # (a PostgreSQL backend started per request); past the pool, requests queue for one.
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=0,
         pool_pre_ping=True,
     )
 
