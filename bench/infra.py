@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -131,6 +132,10 @@ class Postgres:
                   "-l", str(self.base / "log"), "-w", "start")  # fmt: skip
         wait_port(self.port)
 
+    def pid(self) -> int:
+        """The postmaster's pid (its process tree holds every backend)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def url(self, db: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
 
@@ -155,6 +160,7 @@ class Dataset:
     url: str
     info: dict[str, Any]
     path: Path | None = None  # the SQLite file
+    db_pid: int | None = None  # the PostgreSQL server (its CPU is part of a request's cost)
 
     @property
     def org(self) -> dict[str, Any]:
@@ -295,17 +301,28 @@ def load(
     auth: str | None = None,
     write_lead: str | None = None,
     pid: int | None = None,
+    db_pid: int | None = None,
 ) -> dict[str, Any]:
-    """Drive ``url`` for ``seconds``; requests/s, latency percentiles, errors, server CPU."""
+    """Drive ``url`` for ``seconds``; requests/s, latency percentiles, errors, server CPU
+    (and the database server's, for PostgreSQL)."""
     cpu0 = cpu_seconds(pid) if pid else 0.0
+    db0 = cpu_seconds(db_pid) if db_pid else 0.0
     if have_wrk():
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = _wrk(url, seconds, connections, auth, write_lead)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     else:
         result = _python_load(url, seconds, connections, auth, write_lead)
+        client = 0.0
     cpu = (cpu_seconds(pid) - cpu0) if pid else 0.0
+    db = (cpu_seconds(db_pid) - db0) if db_pid else 0.0
     n = max(1, result["requests"])
+    result["db_cpu_ms_per_req"] = 1000 * db / n
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result["cpu_ms_per_req"] = 1000 * cpu / n
+    # The load generator shares the machine: its CPU per request bounds what 2 workers can do.
+    result["client_cpu_ms_per_req"] = 1000 * client / n
     result["errors"] = sum(
         result[k]
         for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")

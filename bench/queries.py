@@ -138,7 +138,18 @@ class Floor:
             if time.perf_counter() >= stop:
                 break
         elapsed = time.perf_counter() - began
-        return {"rps": n / elapsed, "ms": 1000 * elapsed / n}
+        return {"rps": n / elapsed, "ms": 1000 * elapsed / n, "sql_ms": self._sql_only(sql, args)}
+
+    def _sql_only(self, sql: str, args: Any, seconds: float = 1.0) -> float:
+        """The statement alone (execute + fetchall): what no implementation can go below."""
+        cur = self.raw.driver_connection.cursor()
+        n = 0
+        began = time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            cur.execute(sql, args)
+            cur.fetchall()
+            n += 1
+        return 1000 * (time.perf_counter() - began) / n
 
     def close(self) -> None:
         self.raw.close()

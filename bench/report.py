@@ -68,8 +68,10 @@ def _backend(backend: str, data: dict[str, Any]) -> list[str]:
         floor = row["floor"]["rps"]
         peer = row.get("datasette", {}).get("rps")
         label = data["queries"][name]
-        lines.append(f"| {label} | floor (in-process) | {floor:.0f} | {row['floor']['ms']:.2f} "
-                     "| – | – | 1.00 | – |")  # fmt: skip
+        sql = row["floor"].get("sql_ms")
+        alone = f"; SQL alone {sql:.2f} ms" if sql else ""
+        lines.append(f"| {label} | floor (in-process{alone}) | {floor:.0f} "
+                     f"| {row['floor']['ms']:.2f} | – | – | 1.00 | – |")  # fmt: skip
         for target, res in row.items():
             if target == "floor":
                 continue
@@ -120,6 +122,20 @@ def _backend(backend: str, data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def ceiling(one: dict[str, Any], cores: int) -> float:
+    """The most any number of workers could gain over one on this machine: every request
+    costs the server's, the load generator's and the database server's CPU, and the cores
+    are shared by all three."""
+    per_request_ms = (
+        one["cpu_ms_per_req"]
+        + one.get("client_cpu_ms_per_req", 0)
+        + one.get("db_cpu_ms_per_req", 0)
+    )
+    if per_request_ms <= 0 or not one["rps"]:
+        return float("nan")
+    return float(cores * 1000 / per_request_ms / one["rps"])
+
+
 def targets(results: dict[str, Any]) -> list[str]:
     """The issue's targets, checked against this run (single worker unless stated)."""
     lines = ["## Targets", "", "| backend | target | measured | met |", "|---|---|---|---|"]
@@ -138,11 +154,17 @@ def targets(results: dict[str, Any]) -> list[str]:
         add("org page >= 0.70 of floor", f"{ratio('org_window'):.2f}", ratio("org_window") >= 0.7)
         full, slim = reads["lead"]["1w"]["rps"], reads["lead_fields"]["1w"]["rps"]
         add("_fields page faster than full", f"{slim:.0f} vs {full:.0f} req/s", slim > full)
-        worst = max(r["1w"]["p99_us"] / max(r["1w"]["p50_us"], 1) for r in reads.values())
-        add("p99 <= 3x p50 (worst query)", f"{worst:.2f}x", worst <= 3)
-        if all("2w" in r for r in reads.values()):
-            scale = min(r["2w"]["rps"] / r["1w"]["rps"] for r in reads.values())
-            add("2 workers >= 1.6x one (worst query)", f"{scale:.2f}x", scale >= 1.6)
+        for q, r in reads.items():
+            tail = r["1w"]["p99_us"] / max(r["1w"]["p50_us"], 1)
+            add(f"p99 <= 3x p50 ({q})", f"{tail:.2f}x", tail <= 3)
+        cores = int(results["machine"]["cores"])
+        for q, r in reads.items():
+            if "2w" not in r:
+                continue
+            scale = r["2w"]["rps"] / r["1w"]["rps"]
+            add(f"2 workers >= 1.6x one ({q})",
+                f"{scale:.2f}x (machine ceiling {ceiling(r['1w'], cores):.2f}x)",
+                scale >= 1.6)  # fmt: skip
         for q, r in reads.items():
             if "datasette" in r:
                 ahead = r["1w"]["rps"] / r["datasette"]["rps"]

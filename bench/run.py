@@ -130,6 +130,8 @@ def run_backend(
     sizes = cfg.sizes if backend == "sqlite" else [cfg.main]
     datasets = {n: infra.ensure_dataset(backend, n, base, pg) for n in sizes}
     ds = datasets[cfg.main]
+    if pg is not None:
+        ds.db_pid = pg.pid()
     out: dict[str, Any] = {"size": cfg.main, "seed": ds.info}
     lead = pick_lead(ds)
     qs = queries(lead)
@@ -181,7 +183,12 @@ def one_round(
         row: dict[str, Any] = {"floor": floor.run(q.params, seconds)}
         for w, server in servers.items():
             row[f"{w}w"] = infra.load(
-                server.base() + q.path(), seconds, CONNECTIONS, ds.auth, pid=server.proc.pid
+                server.base() + q.path(),
+                seconds,
+                CONNECTIONS,
+                ds.auth,
+                pid=server.proc.pid,
+                db_pid=ds.db_pid,
             )
         if peer is not None and q.datasette:
             row["datasette"] = infra.load(
