@@ -69,6 +69,11 @@ def serve(host: str, port: int, workers: int, demo: bool, log_level: str, access
         host=host,
         port=port,
         workers=workers,
+        # The standard asyncio loop, not uvloop: at 32 connections uvloop served some requests
+        # several rounds late (p99 3-11x p50 against 1.2-2x, same throughput; see
+        # docs/performance.md). httptools parses HTTP in C either way.
+        loop="asyncio",
+        http="httptools",
         log_level=log_level,
         access_log=access_log,
     )
