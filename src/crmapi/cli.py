@@ -46,6 +46,7 @@ def serve(host: str, port: int, workers: int, demo: bool, log_level: str, access
     import uvicorn
 
     from crmapi import seed
+    from crmapi.http import workers as workers_module
 
     db = _db()
     if demo:
@@ -63,20 +64,21 @@ def serve(host: str, port: int, workers: int, demo: bool, log_level: str, access
                 f"  curl -u {key}: 'http://{host}:{port}/api/v1/activity/?_limit=5'\n"
             )
     db.dispose()
-    uvicorn.run(
-        "crmapi.asgi:create",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
+    options: dict[str, Any] = {
+        "app": "crmapi.asgi:create",
+        "factory": True,
         # The standard asyncio loop, not uvloop: at 32 connections uvloop served some requests
         # several rounds late (p99 3-11x p50 against 1.2-2x, same throughput; see
         # docs/performance.md). httptools parses HTTP in C either way.
-        loop="asyncio",
-        http="httptools",
-        log_level=log_level,
-        access_log=access_log,
-    )
+        "loop": "asyncio",
+        "http": "httptools",
+        "log_level": log_level,
+        "access_log": access_log,
+    }
+    if workers > 1 and workers_module.reuse_port_supported():
+        click.echo(f"Serving on http://{host}:{port} with {workers} worker processes.")
+        sys.exit(workers_module.serve(host, port, workers, options))
+    uvicorn.run(**options, host=host, port=port, workers=workers)
 
 
 @cli.group()
