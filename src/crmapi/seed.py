@@ -15,12 +15,11 @@ import orjson
 from sqlalchemy import Connection, insert, select
 
 from crmapi.activities import store
-from crmapi.activities.types.emailthread import normalize_subject
 from crmapi.resources import accounts, statuses
 from crmapi.storage import bulk
 from crmapi.storage import tables as t
 from crmapi.storage.db import Database
-from crmapi.util import dates, richtext
+from crmapi.util import richtext
 from crmapi.util.ids import _SHORT_FAMILIES as SHORT_FAMILIES
 
 FIRST = [
@@ -143,7 +142,24 @@ def create_demo_org(
 
 
 def _ts(moment: datetime) -> str:
-    return dates.canonical(moment)
+    """``dates.canonical`` for the generator's naive UTC moments (no time zone conversion)."""
+    return moment.isoformat(timespec="microseconds") + "+00:00"
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _rfc2822(m: datetime) -> str:
+    """``m.strftime("%a, %d %b %Y %H:%M:%S +0000")`` without strftime's cost or locale."""
+    return (
+        f"{_DAYS[m.weekday()]}, {m.day:02d} {_MONTHS[m.month - 1]} {m.year} "
+        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d} +0000"
+    )
 
 
 # Random bytes to base62 characters (each byte mod 62: a slight bias, harmless for seed data).
@@ -168,18 +184,27 @@ def _html(text: str) -> str:
 
 
 class Generator:
-    """Builds rows for one organization; call ``leads`` then ``activities``."""
+    """Builds rows for one organization; call ``leads`` then ``activities``.
 
-    def __init__(self, org: Org, rng: random.Random, start: datetime, end: datetime) -> None:
+    Activities come as objects (dicts, for ``store.insert_many``) or, with ``rows=True``, as
+    table rows ready for the bulk loader (``activity_row`` of the same object, built directly).
+    """
+
+    def __init__(
+        self, org: Org, rng: random.Random, start: datetime, end: datetime, rows: bool = False
+    ) -> None:
         self.org = org
         self.rng = rng
-        self.start = start
-        self.span = (end - start).total_seconds()
+        # Moments are naive UTC: rendering them skips a time zone conversion per timestamp.
+        self.start = _utc_naive(start)
+        self.span = (_utc_naive(end) - self.start).total_seconds()
+        self.as_rows = rows
+        self._base = self._row if rows else self._object  # type: ignore[method-assign]
         self.lead_rows: list[dict[str, Any]] = []
         self.contacts: dict[str, list[str]] = {}
         self.created_at: dict[str, datetime] = {}
-        # The open email thread of each lead: replies join it across batches.
-        self.threads: dict[str, dict[str, Any]] = {}
+        # The open email thread of each lead (id, subject): replies join it across batches.
+        self.threads: dict[str, tuple[str, str]] = {}
 
     def new_id(self, prefix: str) -> str:
         return seeded_id(self.rng, prefix)
@@ -252,7 +277,7 @@ class Generator:
             "date_updated": stamp,
         }
 
-    def created_activities(self, lead_ids: list[str]) -> list[dict[str, Any]]:
+    def created_activities(self, lead_ids: list[str]) -> list[Any]:
         return [
             self._base("Created", lead_id, self.created_at[lead_id], {"source": "api"})
             for lead_id in lead_ids
@@ -265,6 +290,22 @@ class Generator:
         when: datetime,
         data: dict[str, Any],
         contact: bool = False,
+        anonymous: bool = False,
+    ) -> Any:
+        """One activity: an object or a table row (``__init__`` binds ``_object`` or ``_row``).
+
+        ``data`` holds the type's own fields; ``anonymous`` activities have no user_id and
+        created_by (a form submission)."""
+        raise NotImplementedError
+
+    def _object(
+        self,
+        type_name: str,
+        lead_id: str,
+        when: datetime,
+        data: dict[str, Any],
+        contact: bool = False,
+        anonymous: bool = False,
     ) -> dict[str, Any]:
         user = self.rng.choice(self.org.users)
         stamp = _ts(when)
@@ -277,8 +318,8 @@ class Generator:
             "organization_id": self.org.id,
             "lead_id": lead_id,
             "contact_id": contact_id,
-            "user_id": user,
-            "created_by": user,
+            "user_id": None if anonymous else user,
+            "created_by": None if anonymous else user,
             "updated_by": user,
             "date_created": stamp,
             "date_updated": stamp,
@@ -287,9 +328,44 @@ class Generator:
             **data,
         }
 
-    def activities(self, lead_ids: list[str], n: int) -> list[dict[str, Any]]:
+    def _row(
+        self,
+        type_name: str,
+        lead_id: str,
+        when: datetime,
+        data: dict[str, Any],
+        contact: bool = False,
+        anonymous: bool = False,
+    ) -> tuple[Any, ...]:
+        """``activity_row(self._object(...))`` without the intermediate object (same draws)."""
+        rng = self.rng
+        user = rng.choice(self.org.users)
+        stamp = when.isoformat(timespec="microseconds") + "+00:00"
+        contacts = self.contacts[lead_id]
+        contact_id = rng.choice(contacts) if contact and contacts else None
+        shape, defaults = store.stored_shape(type_name)
+        g = data.get
+        return (
+            self.new_id("acti"),
+            self.org.id,
+            type_name,
+            lead_id,
+            contact_id,
+            None if anonymous else user,
+            None if anonymous else user,
+            user,
+            stamp,
+            stamp,
+            stamp,
+            g("thread_id"),
+            g("custom_activity_type_id"),
+            shape,
+            orjson.dumps({**defaults, "users": [], **data}).decode(),
+        )
+
+    def activities(self, lead_ids: list[str], n: int) -> list[Any]:
         """About ``n`` activities (an email may bring its new thread along) on these leads."""
-        out: list[dict[str, Any]] = []
+        out: list[Any] = []
         # One slot per percent of the MIX: a single choice() picks the kind.
         makers = [getattr(self, f"_{kind.lower()}") for kind, w in MIX for _ in range(w)]
         choice, random_, moment = self.rng.choice, self.rng.random, self.moment
@@ -375,23 +451,24 @@ class Generator:
         ]
 
     def _email(
-        self, lead_id: str, when: datetime, threads: dict[str, dict[str, Any]]
-    ) -> list[dict[str, Any]]:
+        self, lead_id: str, when: datetime, threads: dict[str, tuple[str, str]]
+    ) -> list[Any]:
         out = []
         thread = threads.get(lead_id)
         reply = thread is not None and self.rng.random() < 0.6
-        if not reply:
+        if thread is None or not reply:
             subject = self.rng.choice(SUBJECTS)
-            thread = self._base(
+            created = self._base(
                 "EmailThread",
                 lead_id,
                 when,
                 {"latest_normalized_subject": subject, "n_emails": 0, "participants": []},
             )
-            threads[lead_id] = thread
-            out.append(thread)
-        assert thread is not None
-        subject = ("Re: " if reply else "") + str(thread["latest_normalized_subject"])
+            # A reply's subject normalizes to its thread's: the thread's never changes.
+            thread = threads[lead_id] = (created[0] if self.as_rows else created["id"], subject)
+            out.append(created)
+        thread_id, thread_subject = thread
+        subject = ("Re: " if reply else "") + thread_subject
         incoming = self.rng.random() < 0.45
         us, them = "sales@demo.example", f"contact{self.rng.randint(1, 99)}@client.example"
         sender, to = (them, us) if incoming else (us, them)
@@ -421,7 +498,7 @@ class Generator:
                     "bcc": [],
                     "reply_to": [],
                     "subject": subject,
-                    "date": when.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+                    "date": _rfc2822(when),
                     "message_id": message_id,
                     "in_reply_to": None,
                     "is_autoreply": False,
@@ -429,13 +506,12 @@ class Generator:
                 "attachments": [],
                 "opens": [],
                 "date_sent": stamp,
-                "thread_id": thread["id"],
+                "thread_id": thread_id,
                 "message_ids": [message_id],
                 "references": [],
             },
             contact=True,
         )
-        thread["latest_normalized_subject"] = normalize_subject(subject)
         out.append(email)
         return out
 
@@ -548,9 +624,8 @@ class Generator:
                     "origin": "https://demo.example",
                     "source_url": "https://demo.example/contact",
                     "source_url_normalized": "demo.example/contact",
-                    "user_id": None,
-                    "created_by": None,
                 },
+                anonymous=True,
             )
         ]
 
@@ -693,21 +768,22 @@ def populate(
     rng = random.Random(seed)
     start = SEED_END - timedelta(days=365 * years)
     out = []
-    # Building the secondary indexes once at the end is several times faster than keeping
-    # them up to date row by row. The generated rows hold no cycles: the cycle collector
-    # would only rescan tens of thousands of live dicts after every batch.
+    # The generated rows hold no cycles: the cycle collector would only rescan tens of
+    # thousands of live objects after every batch.
     gc.disable()
     try:
-        with bulk.indexes_dropped(db, t.activity):
+        with bulk.session(db, t.activity) as conn:
             for k in range(n_orgs):
-                out.append(_populate_org(db, k, n_leads, n_activities, users, rng, start, progress))
+                out.append(
+                    _populate_org(conn, k, n_leads, n_activities, users, rng, start, progress)
+                )
     finally:
         gc.enable()
     return out
 
 
 def _populate_org(
-    db: Database,
+    conn: Connection,
     k: int,
     n_leads: int,
     n_activities: int,
@@ -717,27 +793,27 @@ def _populate_org(
     progress: Callable[[int], None],
 ) -> Seeded:
     share = 1 if k == 0 else OTHER_ORG_SHARE
-    with db.write() as conn:
+    with conn.begin():
         org = create_demo_org(
             conn, f"Seeded{k + 1} Company", f"owner@seeded{k + 1}.example", users, rng
         )
-    gen = Generator(org, rng, start, SEED_END)
+    gen = Generator(org, rng, start, SEED_END, rows=True)
     leads = max(1, n_leads // share)
     total = max(leads, n_activities // share)
-    lead_ids = _load_leads(db, gen, leads)
-    bulk.load(db, "activity", ACTIVITY_COLUMNS, map(activity_row, gen.created_activities(lead_ids)))
+    lead_ids = _load_leads(conn, gen, leads)
+    bulk.load(conn, "activity", ACTIVITY_COLUMNS, gen.created_activities(lead_ids))
     progress(leads)
     done = leads
     while done < total:
         batch = gen.activities(lead_ids, min(BATCH, total - done))[: total - done]
-        bulk.load(db, "activity", ACTIVITY_COLUMNS, [activity_row(a) for a in batch])
+        bulk.load(conn, "activity", ACTIVITY_COLUMNS, batch)
         done += len(batch)
         progress(len(batch))
     return Seeded(org.id, org.key, leads, done, lead_ids)
 
 
-def _load_leads(db: Database, gen: Generator, n: int) -> list[str]:
+def _load_leads(conn: Connection, gen: Generator, n: int) -> list[str]:
     leads, contacts = gen.leads(n)
-    bulk.load(db, "lead", LEAD_COLUMNS, [_plain_row(r, LEAD_COLUMNS) for r in leads])
-    bulk.load(db, "contact", CONTACT_COLUMNS, [_plain_row(r, CONTACT_COLUMNS) for r in contacts])
+    bulk.load(conn, "lead", LEAD_COLUMNS, [_plain_row(r, LEAD_COLUMNS) for r in leads])
+    bulk.load(conn, "contact", CONTACT_COLUMNS, [_plain_row(r, CONTACT_COLUMNS) for r in contacts])
     return [lead["id"] for lead in leads]
