@@ -33,8 +33,9 @@ def session(db: Database, table: Table) -> Iterator[Connection]:
     """One connection for a bulk load into ``table`` (and whatever else the caller writes).
 
     ``table``'s secondary indexes are dropped first and built once at the end: several times
-    faster than keeping them up to date row by row. On SQLite the load runs with the rollback
-    journal in memory instead of the WAL, when no other connection has the database open: each
+    faster than keeping them up to date row by row. On SQLite the load into an empty table runs
+    with the rollback journal in memory instead of the WAL, when no other connection has the
+    database open: each
     page is written once, instead of to the WAL and then again by every checkpoint (half the
     time of each commit). The file is back in WAL mode when the session ends. As with
     ``synchronous=OFF``, a crash of the machine (or a kill of the process in the middle of a
@@ -51,7 +52,11 @@ def session(db: Database, table: Table) -> Iterator[Connection]:
             for name, value in _SQLITE_LOADING.items():
                 restore[name] = raw.execute(f"PRAGMA {name}").fetchone()[0]
                 raw.execute(f"PRAGMA {name}={value}")
-            _leave_wal(raw)
+            # Only a database that holds none of this table's rows yet leaves the WAL: a
+            # failed load into it loses nothing anyone keeps.
+            (empty,) = raw.execute(f'SELECT NOT EXISTS (SELECT 1 FROM "{table.name}")').fetchone()
+            if empty:
+                _leave_wal(raw)
         try:
             with conn.begin():
                 for index in table.indexes:
