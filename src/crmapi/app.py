@@ -5,6 +5,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -30,6 +31,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     """Start the server's own background work (webhook delivery, event retention)."""
     settings: Settings = app.state.settings
     _tune_gc()
+    # Requests that block (PostgreSQL, writes) run in this many threads: more only fought
+    # over the GIL (a PostgreSQL lead page: 438 req/s with anyio's default 40, 587 with 6).
+    to_thread.current_default_thread_limiter().total_tokens = settings.threads
     worker = Worker(app.state.db, settings).start() if settings.background_workers else None
     try:
         yield

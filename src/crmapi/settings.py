@@ -33,6 +33,8 @@ class Settings:
     # The server's own background work (webhook delivery, event retention) runs in a thread
     # started with the app; tests that drive it by hand turn it off.
     background_workers: bool = True
+    # Threads for requests that block (PostgreSQL queries, writes); raise for a distant database.
+    threads: int = 6
     worker_poll_seconds: float = 1.0
     retention_interval_seconds: float = 3600.0
     # Webhook delivery: exponential backoff from the base delay, at most one try per 20 min,
@@ -66,6 +68,7 @@ class Settings:
                 "CRMAPI_EVENT_RETENTION_DAYS", cls.event_retention_days
             ),
             "background_workers": _env_bool("CRMAPI_BACKGROUND_WORKERS", cls.background_workers),
+            "threads": max(1, _env_int("CRMAPI_THREADS", cls.threads)),
             "worker_poll_seconds": _env_float(
                 "CRMAPI_WORKER_POLL_SECONDS", cls.worker_poll_seconds
             ),
