@@ -115,3 +115,15 @@ def test_a_taken_port_is_an_error_not_a_shared_group(tmp_path: Path) -> None:
         )  # fmt: skip
     assert done.returncode != 0
     assert "Address already in use" in done.stderr + done.stdout
+
+
+def test_worker_sockets_say_tcp_so_asyncio_turns_nagle_off() -> None:
+    from crmapi.http.workers import _listener
+
+    sock = _listener("127.0.0.1", 0)
+    try:
+        # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; without it small
+        # responses waited for the client's delayed ACK.
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
