@@ -5,9 +5,10 @@ user names for a whole page come from one query, and type-specific expansions ru
 type per page.
 """
 
+import functools
 import zlib
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from psycopg.types.string import TextLoader
@@ -222,12 +223,12 @@ def page_items(
     for row in rows:
         type_name = row[2]
         data = row[12]
-        splice = _SPLICE.get(type_name) or _splice_rule(type_name)
+        kind = layout(type_name)
         if (
-            row[11] != splice[0]
+            row[11] != kind.splice_shape
             or type_name in preview
             or data.__class__ is not str
-            or any(key in data for key in splice[1])
+            or (kind.hidden_keys and any(key in data for key in kind.hidden_keys))
         ):
             slow.append((len(out), row))
             out.append(None)
@@ -261,24 +262,41 @@ def page_items(
 
 _dumps = orjson.dumps
 _Fragment = orjson.Fragment
-# Per type: the shape a spliceable document must carry, and the quoted names of fields that
-# are shown only on request (a document mentioning one is rendered, so it can be dropped).
-_SPLICE: dict[str, tuple[int, tuple[str, ...]]] = {}
-
-
-def _splice_rule(type_name: str) -> tuple[int, tuple[str, ...]]:
-    spec = BY_TYPE[type_name]
-    # Types with an expansion compute fields per page: never spliced (shape -1 never matches).
-    shape = -1 if spec.expand is not None else stored_shape(type_name)[0]
-    rule = _SPLICE[type_name] = (shape, tuple(f'"{name}"' for name in spec.on_request))
-    return rule
-
-
-_STORED: dict[str, tuple[int, dict[str, Any]]] = {}
 # Columns and derived names are never part of a stored document.
 _NOT_STORED = frozenset(
     {"_type", "type", "user_name", "created_by_name", "updated_by_name", *BASE_COLUMNS}
 )
+
+
+class Layout(NamedTuple):
+    """What rendering, storing and splicing need to know of one type, computed once."""
+
+    spec: ActivitySpec
+    defaults: dict[str, Any]  # every field a rendered object starts from
+    hidden: frozenset[str]  # fields shown only when _fields asks for them
+    shape: int  # checksum of the stored field names (see stored_shape)
+    stored_defaults: dict[str, Any]  # what a complete stored document starts from
+    # The shape a row must carry to be spliced: -1 (never) for types with an expansion,
+    # which computes fields per page.
+    splice_shape: int
+    # Quoted names of hidden fields: a document mentioning one is rendered, so it can drop it.
+    hidden_keys: tuple[str, ...]
+
+
+@functools.cache
+def layout(type_name: str) -> Layout:
+    spec = BY_TYPE[type_name]
+    stored = {k: v for k, v in spec.defaults.items() if k not in _NOT_STORED}
+    shape = zlib.crc32(",".join(sorted(stored)).encode()) % 2_000_000_000 + 1
+    return Layout(
+        spec=spec,
+        defaults=spec.defaults,
+        hidden=spec.on_request,
+        shape=shape,
+        stored_defaults=stored,
+        splice_shape=-1 if spec.expand is not None else shape,
+        hidden_keys=tuple(f'"{name}"' for name in spec.on_request),
+    )
 
 
 def stored_shape(type_name: str) -> tuple[int, dict[str, Any]]:
@@ -286,12 +304,8 @@ def stored_shape(type_name: str) -> tuple[int, dict[str, Any]]:
 
     The id is a checksum of the stored field names, so a release that adds or removes a field
     stops older documents from being spliced (they are rendered field by field instead)."""
-    found = _STORED.get(type_name)
-    if found is None:
-        defaults = {k: v for k, v in BY_TYPE[type_name].defaults.items() if k not in _NOT_STORED}
-        shape = zlib.crc32(",".join(sorted(defaults)).encode()) % 2_000_000_000 + 1
-        found = _STORED[type_name] = (shape, defaults)
-    return found
+    found = layout(type_name)
+    return found.shape, found.stored_defaults
 
 
 def render_rows(
@@ -324,8 +338,8 @@ def render_rows(
         _stored_shape,
         data,
     ) in rows:
-        spec, defaults, hidden = _shape(type_name)
-        obj = dict(defaults)
+        kind = layout(type_name)
+        obj = dict(kind.defaults)
         if data:
             obj.update(loads(data) if data.__class__ is str else data)
         obj["id"] = id_
@@ -342,15 +356,15 @@ def render_rows(
         obj["date_created"] = date_created
         obj["date_updated"] = date_updated
         obj["activity_at"] = activity_at
-        if hidden:
+        if kind.hidden:
             # Transcripts and the like are returned only when _fields asks for them.
-            for name in hidden:
+            for name in kind.hidden:
                 if fields is not None and name in fields:
                     obj.setdefault(name, None)
                 else:
                     obj.pop(name, None)
-        if type_name in preview and spec.preview_fields:
-            obj = {k: obj[k] for k in spec.preview_fields if k in obj}
+        if type_name in preview and kind.spec.preview_fields:
+            obj = {k: obj[k] for k in kind.spec.preview_fields if k in obj}
         out.append(obj)
         group = by_type.get(type_name)
         if group is None:
@@ -363,18 +377,6 @@ def render_rows(
         if spec.expand is not None and (fields is None or fields & spec.expanded_fields):
             spec.expand(conn, objs[0]["organization_id"], objs)
     return out
-
-
-_SHAPES: dict[str, tuple[ActivitySpec, dict[str, Any], frozenset[str]]] = {}
-
-
-def _shape(type_name: str) -> tuple[ActivitySpec, dict[str, Any], frozenset[str]]:
-    """A type's spec, defaults and on-request fields, computed once per process."""
-    found = _SHAPES.get(type_name)
-    if found is None:
-        spec = BY_TYPE[type_name]
-        found = _SHAPES[type_name] = (spec, spec.defaults, spec.on_request)
-    return found
 
 
 def row_values(values: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
-from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldError, FieldSet
 from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
@@ -14,6 +14,7 @@ from crmapi.query import compile as qc
 from crmapi.query import grammar
 from crmapi.query.model import ListSpec, OrderSpec, id_filters, range_filters
 from crmapi.resources import custom_values
+from crmapi.resources.lookup import scoped_row
 from crmapi.resources.render import listing, project
 from crmapi.resources.users import user_names
 from crmapi.storage import tables as t
@@ -135,10 +136,7 @@ def for_leads(
 
 
 def get_row(conn: Connection, org_id: str, contact_id: str) -> Row[Any]:
-    row = conn.execute(select(C).where(C.c.organization_id == org_id, C.c.id == contact_id)).first()
-    if row is None:
-        raise object_not_found("Contact")
-    return row
+    return scoped_row(conn, C, org_id, contact_id, "Contact")
 
 
 def insert_contact(

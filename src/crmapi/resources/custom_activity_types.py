@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
-from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
@@ -16,6 +16,7 @@ from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
 from crmapi.query import grammar
 from crmapi.query.model import ListSpec, OrderSpec
+from crmapi.resources.lookup import scoped_row
 from crmapi.resources.render import listing, project
 from crmapi.storage import tables as t
 from crmapi.util import dates
@@ -104,12 +105,7 @@ def render_rows(conn: Connection, org_id: str, rows: list[Row[Any]]) -> list[dic
 
 
 def get_row(conn: Connection, org_id: str, type_id: str) -> Row[Any]:
-    row = conn.execute(
-        select(CAT).where(CAT.c.organization_id == org_id, CAT.c.id == type_id)
-    ).first()
-    if row is None:
-        raise object_not_found("CustomActivityType")
-    return row
+    return scoped_row(conn, CAT, org_id, type_id, "CustomActivityType")
 
 
 def render_one(conn: Connection, org_id: str, type_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Text, cast, delete, func, insert, select, update
 
-from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
@@ -19,6 +19,7 @@ from crmapi.query import compile as qc
 from crmapi.query import grammar
 from crmapi.query.model import ListSpec, OrderSpec
 from crmapi.resources.custom_values import MULTI_TYPES, PREFIX
+from crmapi.resources.lookup import scoped_row
 from crmapi.resources.render import listing, project
 from crmapi.storage import tables as t
 from crmapi.util import dates
@@ -88,14 +89,7 @@ def render(row: Row[Any]) -> dict[str, Any]:
 
 
 def get_row(conn: Connection, org_id: str, object_type: str, field_id: str) -> Row[Any]:
-    row = conn.execute(
-        select(CF).where(
-            CF.c.organization_id == org_id, CF.c.object_type == object_type, CF.c.id == field_id
-        )
-    ).first()
-    if row is None:
-        raise object_not_found("CustomField")
-    return row
+    return scoped_row(conn, CF, org_id, field_id, "CustomField", CF.c.object_type == object_type)
 
 
 def activity_type_exists(conn: Connection, org_id: str, type_id: str) -> bool:

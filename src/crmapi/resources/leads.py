@@ -1,13 +1,14 @@
 """Leads (``/lead/``): the company every contact, activity, opportunity and task hangs on."""
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, delete, func, insert, select, update
 
 from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
-from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
@@ -16,6 +17,7 @@ from crmapi.query import compile as qc
 from crmapi.query import grammar
 from crmapi.query.model import ListSpec, OrderSpec, id_filters, range_filters
 from crmapi.resources import contacts, custom_values, statuses
+from crmapi.resources.lookup import scoped_row
 from crmapi.resources.render import listing, project
 from crmapi.resources.users import user_names
 from crmapi.storage import tables as t
@@ -62,9 +64,34 @@ def attach(items: list[dict[str, Any]], key: str, children: list[dict[str, Any]]
         item[key] = by_lead[item["id"]]
 
 
-# Other resources (opportunities, tasks...) add the lists they embed in a lead here.
-Embedder = Callable[[Connection, str, list[dict[str, Any]]], None]
-EMBEDDERS: list[Embedder] = []
+@dataclass(frozen=True)
+class Embedded:
+    """A list a lead carries: the ``table`` rows of its ``lead_id``, in ``order``, rendered."""
+
+    key: str
+    table: Table
+    order: tuple[ColumnElement[Any], ...]
+    render: Callable[[Connection, str, Sequence[Row[Any]]], list[dict[str, Any]]]
+    where: tuple[ColumnElement[bool], ...] = ()
+
+
+# Other resources (opportunities, tasks...) declare the lists they embed in a lead here.
+EMBEDDED: list[Embedded] = []
+
+
+def _embed(conn: Connection, org_id: str, items: list[dict[str, Any]]) -> None:
+    """Every embedded list of a page of leads: one query per list for the whole page."""
+    lead_ids = [item["id"] for item in items]
+    if not lead_ids:
+        return
+    for e in EMBEDDED:
+        table = e.table
+        rows = conn.execute(
+            select(table)
+            .where(table.c.organization_id == org_id, table.c.lead_id.in_(lead_ids), *e.where)
+            .order_by(*e.order)
+        ).all()
+        attach(items, e.key, e.render(conn, org_id, rows))
 
 
 def exists(conn: Connection, org_id: str, lead_id: str) -> bool:
@@ -161,10 +188,7 @@ def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> s
 
 
 def get_row(conn: Connection, org_id: str, lead_id: str) -> Row[Any]:
-    row = conn.execute(select(L).where(L.c.organization_id == org_id, L.c.id == lead_id)).first()
-    if row is None:
-        raise object_not_found("Lead")
-    return row
+    return scoped_row(conn, L, org_id, lead_id, "Lead")
 
 
 def _primary(items: list[dict[str, Any]], key: str) -> Any:
@@ -208,8 +232,7 @@ def render_rows(conn: Connection, org_id: str, rows: Sequence[Row[Any]]) -> list
         }
         obj.update(custom_values.render(r.custom))
         out.append(obj)
-    for embed in EMBEDDERS:
-        embed(conn, org_id, out)
+    _embed(conn, org_id, out)
     return out
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import update as sql_update
 
 from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
-from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
@@ -34,6 +34,7 @@ from crmapi.query import grammar
 from crmapi.query.model import FilterSpec, ListQuery, ListSpec, OrderSpec, id_filters
 from crmapi.query.model import range_filters as ranges
 from crmapi.resources import custom_values, leads, pipelines
+from crmapi.resources.lookup import scoped_row
 from crmapi.resources.render import listing, project
 from crmapi.resources.users import CURRENCY_SYMBOLS, is_member, user_names
 from crmapi.storage import tables as t
@@ -320,32 +321,17 @@ def _render(
 
 
 def get_row(conn: Connection, org_id: str, opportunity_id: str) -> Row[Any]:
-    row = conn.execute(
-        select(OPP).where(OPP.c.organization_id == org_id, OPP.c.id == opportunity_id)
-    ).first()
-    if row is None:
-        raise object_not_found("Opportunity")
-    return row
+    return scoped_row(conn, OPP, org_id, opportunity_id, "Opportunity")
 
 
 def render_one(conn: Connection, org_id: str, opportunity_id: str) -> dict[str, Any]:
     return render_rows(conn, org_id, [get_row(conn, org_id, opportunity_id)])[0]
 
 
-def embed_in_leads(conn: Connection, org_id: str, items: list[dict[str, Any]]) -> None:
-    """Leads carry all their opportunities: one query for the whole page."""
-    lead_ids = [item["id"] for item in items]
-    if not lead_ids:
-        return
-    rows = conn.execute(
-        select(OPP)
-        .where(OPP.c.organization_id == org_id, OPP.c.lead_id.in_(lead_ids))
-        .order_by(OPP.c.date_created, OPP.c.id)
-    ).all()
-    leads.attach(items, "opportunities", render_rows(conn, org_id, rows))
-
-
-leads.EMBEDDERS.append(embed_in_leads)
+# Leads carry all their opportunities.
+leads.EMBEDDED.append(
+    leads.Embedded("opportunities", OPP, (OPP.c.date_created, OPP.c.id), render_rows)
+)
 
 
 # --- writes --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from sqlalchemy import update as sql_update
 
 from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
-from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import REQUIRED, Field, FieldError, FieldSet
 from crmapi.events.emit import emit_change
 from crmapi.http.context import Ctx
@@ -43,6 +43,7 @@ from crmapi.query.model import (
 )
 from crmapi.query.model import range_filters as ranges
 from crmapi.resources import leads
+from crmapi.resources.lookup import scoped_row
 from crmapi.resources.render import listing, project
 from crmapi.resources.users import is_member, user_names
 from crmapi.storage import tables as t
@@ -255,30 +256,17 @@ def render_rows(
 
 
 def get_row(conn: Connection, org_id: str, task_id: str) -> Row[Any]:
-    row = conn.execute(select(T).where(T.c.organization_id == org_id, T.c.id == task_id)).first()
-    if row is None:
-        raise object_not_found("Task")
-    return row
+    return scoped_row(conn, T, org_id, task_id, "Task")
 
 
 def render_one(conn: Connection, org_id: str, task_id: str, tz: float = 0.0) -> dict[str, Any]:
     return render_rows(conn, org_id, [get_row(conn, org_id, task_id)], tz)[0]
 
 
-def embed_in_leads(conn: Connection, org_id: str, items: list[dict[str, Any]]) -> None:
-    """Leads carry their incomplete tasks only (Close changelog 2024-06-07); one query."""
-    lead_ids = [item["id"] for item in items]
-    if not lead_ids:
-        return
-    rows = conn.execute(
-        select(T)
-        .where(T.c.organization_id == org_id, T.c.lead_id.in_(lead_ids), T.c.is_complete.is_(False))
-        .order_by(T.c.date, T.c.id)
-    ).all()
-    leads.attach(items, "tasks", render_rows(conn, org_id, rows))
-
-
-leads.EMBEDDERS.append(embed_in_leads)
+# Leads carry their incomplete tasks only (Close changelog 2024-06-07).
+leads.EMBEDDED.append(
+    leads.Embedded("tasks", T, (T.c.date, T.c.id), render_rows, (T.c.is_complete.is_(False),))
+)
 
 
 # --- writes --------------------------------------------------------------------------------
