@@ -113,6 +113,10 @@ def publish(results: dict[str, Any], out: Path | None, plot: bool) -> None:
     text = report.render(results)
     print(text)
     if out:
+        # Keep the section bench/scale.py writes (make bench-scale) across re-renders.
+        old = out.read_text() if out.exists() else ""
+        if "<!-- scale-out:begin -->" in old:
+            text += "\n<!-- scale-out:begin -->" + old.split("<!-- scale-out:begin -->", 1)[1]
         out.write_text(text)
         if plot:
             report.plot(results, out.with_suffix(".png"))

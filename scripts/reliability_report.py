@@ -52,6 +52,21 @@ def close_spec() -> None:
     print("Requests: " + ", ".join(f"{b} {r['requests']}" for b, r in rows.items()) + "\n")
 
 
+def webhook_urls() -> None:
+    """The URL policy table (tests/test_webhook_urls.py writes it; same on both backends)."""
+    path = RESULTS / "webhook-urls.json"
+    if not path.exists():
+        return
+    word = {201: "allowed", 400: "refused"}
+    print("### Webhook URLs (registration, per mode)\n")
+    print("| url | emulator | production |")
+    print("|---|---|---|")
+    for row in json.loads(path.read_text()):
+        url = row["url"].replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+        print(f"| `{url}` | {word[row['emulator']]} | {word[row['production']]} |")
+    print()
+
+
 def main() -> None:
     if not RESULTS.exists():
         sys.exit("No .reliability/ results: run `make reliability` first.")
@@ -85,6 +100,56 @@ def main() -> None:
         ],
     )
     table("Tenant isolation", "isolation", ["routes", "cases"])
+    table(
+        "Extreme values in every body field",
+        "extreme-values",
+        ["operations", "fields", "requests", "accepted", "refused_400", "server_errors"],
+    )
+    webhook_urls()
+    table(
+        "Fairness (another organization's p95 while one runs its four heaviest lists)",
+        "fairness",
+        [
+            "activities_a",
+            "fair_idle_p95_ms",
+            "fair_busy_p95_ms",
+            "fair_ratio",
+            "fair_b_requests",
+            "fair_a_statuses",
+            "fair_rounds",
+            "unbounded_idle_p95_ms",
+            "unbounded_busy_p95_ms",
+            "unbounded_ratio",
+            "unbounded_b_requests",
+        ],
+    )
+    table(
+        "Edges: 20 x 9 MB POSTs without valid credentials",
+        "edges-memory",
+        [
+            "posts",
+            "body_mb",
+            "statuses",
+            "rss_before_mb",
+            "rss_after_mb",
+            "rss_growth_mb",
+            "seconds",
+        ],
+    )
+    table(
+        "Outages (database stopped or locked under load, then back)",
+        "outage",
+        [
+            "outage_seconds",
+            "requests",
+            "statuses",
+            "acknowledged_writes",
+            "acknowledged_lost",
+            "server_errors",
+            "malformed_503",
+            "recovery_seconds",
+        ],
+    )
     close_spec()
 
 

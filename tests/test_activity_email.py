@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api
 
 Obj = dict[str, Any]
@@ -13,7 +14,7 @@ LATER = "2030-01-01T10:00:00.000000+00:00"
 
 @pytest.fixture
 def lead(api: Api) -> Obj:
-    return api.ok("POST", "lead/", {"name": "Wayne", "contacts": [{"name": "Lucius"}]})  # type: ignore[no-any-return]
+    return factories.lead(api, "Wayne", contacts=[{"name": "Lucius"}])  # type: ignore[no-any-return]
 
 
 def _post(api: Api, lead: Obj, **body: Any) -> Obj:
@@ -40,8 +41,13 @@ CREATES: list[tuple[str, Obj, Obj]] = [
     ),
     (
         "outbox is sent at once",
-        {"status": "outbox", "sender": "b@wayne.example", "send_in": 30},
+        {"status": "outbox", "sender": "b@wayne.example", "send_in": 0},
         {"status": "sent", "direction": "outgoing"},
+    ),
+    (
+        "send_in holds it in the outbox for its undo window (sent by the clock's due work)",
+        {"status": "outbox", "sender": "b@wayne.example", "send_in": 30},
+        {"status": "outbox", "direction": "outgoing", "date_sent": None},
     ),
     (
         "scheduled happens at date_scheduled",
@@ -179,7 +185,7 @@ def test_it_sends_a_draft_from_the_outbox(api: Api, lead: Obj) -> None:
     draft = _post(api, lead, status="draft", sender="b@wayne.example", subject="Hi")
     assert draft["envelope"]["message_id"] is None
     assert draft["envelope"]["date"] is None
-    sent = api.ok("PUT", f"activity/email/{draft['id']}/", {"status": "outbox", "send_in": 10})
+    sent = api.ok("PUT", f"activity/email/{draft['id']}/", {"status": "outbox"})
     assert sent["status"] == "sent"
     assert sent["date_sent"] is not None
     assert sent["activity_at"] == sent["date_sent"] != draft["activity_at"]
@@ -321,7 +327,7 @@ def test_it_validates_and_normalises_attachments_and_opens(api: Api, lead: Obj) 
 
 
 def test_it_lists_filters_and_deletes(api: Api, other: Api, lead: Obj) -> None:
-    second = api.ok("POST", "lead/", {"name": "Second"})
+    second = factories.lead(api, "Second")
     a = _post(api, lead, status="draft", date_created="2024-01-01T00:00:00Z")
     b = _post(api, second, status="draft", date_created="2024-01-02T00:00:00Z")
     listed = api.ok("GET", "activity/email/")["data"]
@@ -338,7 +344,7 @@ def test_it_lists_filters_and_deletes(api: Api, other: Api, lead: Obj) -> None:
 
 
 def test_it_refuses_a_reply_to_another_organizations_email(api: Api, other: Api, lead: Obj) -> None:
-    theirs_lead = other.ok("POST", "lead/", {"name": "Globex"})
+    theirs_lead = factories.lead(other, "Globex")
     theirs = other.ok("POST", "activity/email/", {"lead_id": theirs_lead["id"], "status": "sent"})
     response = api.post(
         "activity/email/",

@@ -121,7 +121,8 @@ UPDATES: list[tuple[Obj, Obj]] = [
         {"user_note": "loses", "user_note_html": "<p>wins</p>"},
         {"user_note": "wins", "user_note_html": "<body><p>wins</p></body>"},
     ),
-    ({"outcome_id": "outcome_1"}, {"outcome_id": "outcome_1", "outcome_reason": "user-selected"}),
+    # OUTCOME stands for a live outcome of the caller's organization, created by the test.
+    ({"outcome_id": "OUTCOME"}, {"outcome_id": "OUTCOME", "outcome_reason": "user-selected"}),
     ({"status": "canceled"}, {"status": "canceled"}),
     # activity_at always follows starts_at; read-only and base fields are ignored.
     (
@@ -136,6 +137,10 @@ def test_it_updates_notes_outcome_and_status(
     app: Any, api: Api, lead: Obj, body: Obj, expected: Obj
 ) -> None:
     created = add(app, api, lead_id=lead["id"])
+    if body.get("outcome_id") == "OUTCOME":
+        outcome = api.post("outcome/", {"name": "Interested"}).json()["id"]
+        body = {**body, "outcome_id": outcome}
+        expected = {**expected, "outcome_id": outcome}
     updated = api.ok("PUT", f"activity/meeting/{created['id']}/", body)
     assert {k: updated[k] for k in expected} == expected
     noted = "user_note" in body or "user_note_html" in body

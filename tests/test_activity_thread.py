@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import event, select
 
 from crmapi.storage import tables as t
+from tests import factories
 from tests.conftest import Api
 
 Obj = dict[str, Any]
@@ -15,7 +16,7 @@ Obj = dict[str, Any]
 
 @pytest.fixture
 def lead(api: Api) -> Obj:
-    return api.ok("POST", "lead/", {"name": "Wayne"})  # type: ignore[no-any-return]
+    return factories.lead(api, "Wayne")  # type: ignore[no-any-return]
 
 
 def _email(api: Api, lead: Obj, **body: Any) -> Obj:
@@ -62,7 +63,7 @@ def test_it_threads_an_original_stored_after_its_reply(api: Api, lead: Obj) -> N
 
 
 def test_it_never_threads_across_leads(api: Api, lead: Obj) -> None:
-    second_lead = api.ok("POST", "lead/", {"name": "Other"})
+    second_lead = factories.lead(api, "Other")
     first = _email(api, lead, message_ids=["<shared@m>"])
     same_headers = _email(api, second_lead, references=["<shared@m>"])
     reply_by_id = _email(api, second_lead, in_reply_to_id=first["id"])

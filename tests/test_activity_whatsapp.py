@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from crmapi.activities.types import whatsapp
+from tests import factories
 from tests.conftest import Api
 
 Obj = dict[str, Any]
@@ -12,7 +13,7 @@ Obj = dict[str, Any]
 
 @pytest.fixture
 def lead(api: Api) -> Obj:
-    return api.ok("POST", "lead/", {"name": "Wayne", "contacts": [{"name": "Lucius"}]})  # type: ignore[no-any-return]
+    return factories.lead(api, "Wayne", contacts=[{"name": "Lucius"}])  # type: ignore[no-any-return]
 
 
 def _body(lead: Obj, **over: Any) -> Obj:
@@ -140,7 +141,7 @@ def test_it_links_replies_to_whatsapp_messages_only(api: Api, other: Api, lead: 
     )
     assert reply["response_to_id"] == first["id"]
     note = api.ok("POST", "activity/note/", {"lead_id": lead["id"], "note": "n"})
-    theirs_lead = other.ok("POST", "lead/", {"name": "G", "contacts": [{"name": "X"}]})
+    theirs_lead = factories.lead(other, "G", contacts=[{"name": "X"}])
     theirs = other.ok("POST", "activity/whatsapp_message/", _body(theirs_lead))
     for target in (note["id"], theirs["id"], reply["id"]):
         response = api.put(f"activity/whatsapp_message/{reply['id']}/", {"response_to_id": target})

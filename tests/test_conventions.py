@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from tests import factories
 from tests.conftest import Api
 
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
@@ -13,7 +14,7 @@ DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 
 @pytest.fixture
 def lead(api: Api) -> dict[str, Any]:
-    return api.ok("POST", "lead/", {"name": "Wayne Enterprises"})  # type: ignore[no-any-return]
+    return factories.lead(api, "Wayne Enterprises")  # type: ignore[no-any-return]
 
 
 class TestPaths:
@@ -54,7 +55,7 @@ class TestMethodOverride:
     def test_it_reads_params_from_a_post_with_override_header(
         self, api: Api, lead: dict[str, Any]
     ) -> None:
-        other = api.ok("POST", "lead/", {"name": "Other"})
+        other = factories.lead(api, "Other")
         response = api.post(
             "activity/",
             {"_params": {"lead_id": other["id"]}},
@@ -64,7 +65,7 @@ class TestMethodOverride:
         assert {a["lead_id"] for a in response.json()["data"]} == {other["id"]}
 
     def test_it_reads_a_json_body_on_get_as_params(self, api: Api, lead: dict[str, Any]) -> None:
-        api.ok("POST", "lead/", {"name": "Other"})
+        factories.lead(api, "Other")
         response = api.request("GET", "activity/", json={"lead_id": lead["id"]})
         assert {a["lead_id"] for a in response.json()["data"]} == {lead["id"]}
 
@@ -72,7 +73,7 @@ class TestMethodOverride:
 class TestPaging:
     @pytest.fixture
     def three(self, api: Api) -> list[str]:
-        return [api.ok("POST", "lead/", {"name": f"L{i}"})["id"] for i in range(3)]
+        return [factories.lead(api, f"L{i}")["id"] for i in range(3)]
 
     @pytest.mark.parametrize(
         ("params", "count", "has_more"),
@@ -121,7 +122,7 @@ class TestPaging:
 
 class TestWrites:
     def test_it_returns_the_full_object_on_create_and_update(self, api: Api) -> None:
-        created = api.ok("POST", "lead/", {"name": "A", "description": "first"})
+        created = factories.lead(api, "A", description="first")
         assert {"id", "name", "status_id", "status_label", "contacts", "date_created"} <= set(
             created
         )

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api
 
 
@@ -23,7 +24,7 @@ def _field(api: Api, type_id: str, **body: Any) -> dict[str, Any]:
 
 
 def _lead(api: Api) -> str:
-    return str(api.ok("POST", "lead/", {"name": "Wayne Enterprises"})["id"])
+    return str(factories.lead(api, "Wayne Enterprises")["id"])
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api
 
 OBJECT_TYPES = ["lead", "contact", "opportunity", "activity"]
@@ -24,7 +25,7 @@ def _field(api: Api, object_type: str, **body: Any) -> dict[str, Any]:
 
 
 def _lead(api: Api, **body: Any) -> dict[str, Any]:
-    return dict(api.ok("POST", "lead/", {"name": "Wayne Enterprises", **body}))
+    return factories.lead(api, **body)
 
 
 @pytest.mark.parametrize("object_type", OBJECT_TYPES)

@@ -62,7 +62,7 @@ def test_every_demo_lead_has_a_coherent_story(app: Any, client: Any) -> None:
 
 
 def test_the_demo_holds_every_activity_type(tmp_path: Any) -> None:
-    from crmapi import seed
+    from crmapi import demo_story, seed
     from crmapi.activities.registry import BY_TYPE
     from crmapi.storage import migrate
     from crmapi.storage.db import Database
@@ -70,13 +70,22 @@ def test_the_demo_holds_every_activity_type(tmp_path: Any) -> None:
     db = Database(f"sqlite:///{tmp_path / 'demo.db'}")
     migrate.upgrade(db)
     with db.write() as conn:
-        seed.demo(conn)
+        org = seed.demo(conn)
     with db.read() as conn:
         types = {r[0] for r in conn.exec_driver_sql("SELECT DISTINCT type FROM activity")}
+        # One lead holds them all (the inspector's browser tests and screenshots show it).
+        showcase = demo_story.showcase_lead(conn, org.id)
+        showcase_types = {
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT DISTINCT type FROM activity WHERE lead_id = ?", (showcase,)
+            )
+        }
         untyped = conn.exec_driver_sql(
             "SELECT count(*) FROM activity WHERE type = 'CustomActivity' "
             "AND custom_activity_type_id IS NULL"
         ).scalar()
     db.dispose()
     assert types == set(BY_TYPE)
+    assert showcase_types == set(BY_TYPE)
     assert untyped == 0

@@ -13,6 +13,7 @@ from crmapi.events import retention
 from crmapi.settings import Settings
 from crmapi.storage import tables as t
 from crmapi.util import dates
+from tests import factories
 from tests.conftest import Api, make_org
 
 
@@ -58,7 +59,7 @@ def check_common(api: Api, event: dict[str, Any], method: str, path: str) -> Non
 
 @pytest.fixture
 def lead(api: Api) -> dict[str, Any]:
-    return api.ok("POST", "lead/", {"name": "Wayne Enterprises"})
+    return factories.lead(api, "Wayne Enterprises")
 
 
 # (path, create body, update body, object_type): every activity type clients write.
@@ -104,7 +105,7 @@ def test_it_writes_one_event_per_activity_write(
 
 
 def test_it_writes_lead_events_with_their_children(api: Api) -> None:
-    lead = api.ok("POST", "lead/", {"name": "Acme", "contacts": [{"name": "Ann"}]})
+    lead = factories.lead(api, "Acme", contacts=[{"name": "Ann"}])
     events = all_events(api)
     kinds = sorted((e["object_type"], e["action"]) for e in events)
     assert kinds == [
@@ -194,8 +195,8 @@ def test_it_writes_no_event_when_a_write_is_rejected(api: Api, lead: dict[str, A
 
 
 def test_it_groups_the_events_of_one_request(api: Api) -> None:
-    api.ok("POST", "lead/", {"name": "One"})
-    lead = api.ok("POST", "lead/", {"name": "Two", "contacts": [{"name": "A"}, {"name": "B"}]})
+    factories.lead(api, "One")
+    lead = factories.lead(api, "Two", contacts=[{"name": "A"}, {"name": "B"}])
     event = all_events(api, object_type="lead", object_id=lead["id"])[0]
     grouped = all_events(api, request_id=event["request_id"])
     assert len(grouped) == 4
@@ -287,7 +288,7 @@ def test_it_answers_discovery_without_parameters(api: Api) -> None:
 
 
 def test_it_filters_by_lead_user_object_and_action(api: Api, lead: dict[str, Any]) -> None:
-    other_lead = api.ok("POST", "lead/", {"name": "Other"})
+    other_lead = factories.lead(api, "Other")
     note = api.ok("POST", "activity/note/", {"lead_id": lead["id"], "note": "n"})
     api.ok("DELETE", f"activity/note/{note['id']}/")
 
@@ -376,7 +377,7 @@ def test_it_pages_with_cursors_without_skips_or_repeats_under_writes(
 
 
 def test_it_pages_filtered_lists_with_the_same_filters(api: Api, lead: dict[str, Any]) -> None:
-    other_lead = api.ok("POST", "lead/", {"name": "Noise"})
+    other_lead = factories.lead(api, "Noise")
     for i in range(5):
         api.ok("POST", "activity/note/", {"lead_id": lead["id"], "note": f"n{i}"})
         api.ok("POST", "activity/note/", {"lead_id": other_lead["id"], "note": f"x{i}"})
@@ -422,10 +423,10 @@ def _age_events(app: Any, days: int) -> None:
 
 
 def test_it_deletes_events_older_than_the_retention(app: Any, api: Api, other: Api) -> None:
-    api.ok("POST", "lead/", {"name": "Old"})
-    other.ok("POST", "lead/", {"name": "Old too"})
+    factories.lead(api, "Old")
+    factories.lead(other, "Old too")
     _age_events(app, 31)
-    fresh = api.ok("POST", "lead/", {"name": "New"})
+    fresh = factories.lead(api, "New")
     assert retention.cleanup(app.state.db, 30) == 4
     assert [e["object_id"] for e in all_events(api, object_type="lead", action="created")] == [
         fresh["id"]
@@ -435,7 +436,7 @@ def test_it_deletes_events_older_than_the_retention(app: Any, api: Api, other: A
 
 
 def test_it_keeps_events_inside_the_retention(app: Any, api: Api) -> None:
-    api.ok("POST", "lead/", {"name": "Recent"})
+    factories.lead(api, "Recent")
     _age_events(app, 29)
     assert retention.cleanup(app.state.db, 30) == 0
     assert len(all_events(api)) == 2
@@ -451,7 +452,7 @@ def test_the_server_enforces_retention_itself(database_url: str) -> None:
     app = create_app(quiet, migrate_schema=False)
     with TestClient(app) as client:
         api = make_org(app, client)
-        api.ok("POST", "lead/", {"name": "Old"})
+        factories.lead(api, "Old")
         _age_events(app, 40)
     app.state.db.dispose()
 
@@ -485,7 +486,7 @@ class TestSpecialActions:
     def test_it_emits_sent_when_the_outbox_sends(
         self, api: Api, path: str, body: dict[str, Any]
     ) -> None:
-        lead = api.ok("POST", "lead/", {"name": "A"})
+        lead = factories.lead(api, "A")
         sent = api.ok("POST", path, {"lead_id": lead["id"], "status": "outbox", **body})
         assert self._actions(api, path, sent["id"]) == ["created", "sent"]
         logged = api.ok("POST", path, {"lead_id": lead["id"], "status": "sent", **body})
@@ -496,7 +497,7 @@ class TestSpecialActions:
 
 
 def test_adding_or_removing_a_contact_updates_its_lead(api: Api) -> None:
-    lead = api.ok("POST", "lead/", {"name": "A"})
+    lead = factories.lead(api, "A")
     contact = api.ok("POST", "contact/", {"lead_id": lead["id"], "name": "C"})
     api.ok("DELETE", f"contact/{contact['id']}/")
     params = {"object_type": "lead", "object_id": lead["id"]}

@@ -10,6 +10,7 @@ from crmapi.activities import write
 from crmapi.activities.registry import ACTIVITY_TYPES, BY_TYPE
 from crmapi.domain.context import Principal
 from crmapi.resources import accounts
+from tests import factories
 from tests.conftest import Api
 
 Obj = dict[str, Any]
@@ -25,8 +26,8 @@ class World:
                 "user_id"
             ]
         self.u1 = api.user_id
-        a = api.ok("POST", "lead/", {"name": "A", "contacts": [{"name": "Alfred"}]})
-        b = api.ok("POST", "lead/", {"name": "B"})
+        a = factories.lead(api, "A", contacts=[{"name": "Alfred"}])
+        b = factories.lead(api, "B")
         self.a, self.b, self.ca = a["id"], b["id"], a["contacts"][0]["id"]
         post = self.post
         self.n1 = post("note", self.a, "2024-01-01T10:00:00", contact_id=self.ca, note="n1")

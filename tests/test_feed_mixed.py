@@ -9,6 +9,7 @@ from crmapi.activities import write
 from crmapi.activities.registry import ACTIVITY_TYPES, BY_TYPE
 from crmapi.activities.types import meeting
 from crmapi.domain.context import Principal
+from tests import factories
 from tests.conftest import Api
 
 Obj = dict[str, Any]
@@ -30,9 +31,9 @@ class Lead:
 
     def __init__(self, app: Any, api: Api) -> None:
         self.app, self.api = app, api
-        lead = api.ok("POST", "lead/", {"name": "Wayne", "contacts": [{"name": "Lucius"}]})
+        lead = factories.lead(api, "Wayne", contacts=[{"name": "Lucius"}])
         self.id, self.contact = lead["id"], lead["contacts"][0]["id"]
-        elsewhere = api.ok("POST", "lead/", {"name": "Elsewhere"})
+        elsewhere = factories.lead(api, "Elsewhere")
         self.post("note", note="hello")
         self.post("call", direction="inbound", duration=60)
         self.post("sms", status="sent", text="hi")

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api
 
 
@@ -45,7 +46,7 @@ def test_creating_a_lead_writes_no_status_change(api: Api, body: dict[str, Any])
 )
 def test_an_update_that_keeps_the_status_writes_none(api: Api, update: dict[str, Any]) -> None:
     potential = _statuses(api)["Potential"]["id"]
-    lead = api.ok("POST", "lead/", {"name": "Acme"})
+    lead = factories.lead(api, "Acme")
     update = {k: potential if v == "POTENTIAL" else v for k, v in update.items()}
     api.ok("PUT", f"lead/{lead['id']}/", update)
     assert _changes(api, lead["id"]) == []
@@ -58,7 +59,7 @@ def test_a_status_change_writes_one_activity_attributed_to_the_caller(
     from crmapi.resources import accounts
 
     statuses = _statuses(api)
-    lead = api.ok("POST", "lead/", {"name": "Acme"})
+    lead = factories.lead(api, "Acme")
     with app.state.db.write() as conn:
         added = accounts.add_user(conn, api.org_id, "robin@acme.example", "Dick", "Grayson")
     robin = Api(
@@ -85,7 +86,7 @@ def test_a_status_change_writes_one_activity_attributed_to_the_caller(
 
 
 def test_a_rejected_update_writes_no_status_change(api: Api) -> None:
-    lead = api.ok("POST", "lead/", {"name": "Acme"})
+    lead = factories.lead(api, "Acme")
     response = api.put(f"lead/{lead['id']}/", {"status": "Customer", "addresses": "nope"})
     assert response.status_code == 400
     assert api.ok("GET", f"lead/{lead['id']}/")["status_label"] == "Potential"
@@ -94,7 +95,7 @@ def test_a_rejected_update_writes_no_status_change(api: Api) -> None:
 
 def test_posting_or_deleting_a_status_change_does_not_change_the_lead(api: Api) -> None:
     statuses = _statuses(api)
-    lead = api.ok("POST", "lead/", {"name": "Acme"})
+    lead = factories.lead(api, "Acme")
     api.ok("PUT", f"lead/{lead['id']}/", {"status": "Customer"})
     (change,) = _changes(api, lead["id"])
     assert api.ok("DELETE", f"activity/status_change/lead/{change['id']}/") == {}

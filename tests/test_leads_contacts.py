@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api
 
 
@@ -47,9 +48,9 @@ class TestLeads:
 
     def test_it_sets_status_by_id_or_label(self, api: Api) -> None:
         statuses = api.ok("GET", "status/lead/")["data"]
-        by_id = api.ok("POST", "lead/", {"status_id": statuses[2]["id"]})
+        by_id = factories.lead(api, None, status_id=statuses[2]["id"])
         assert by_id["status_label"] == statuses[2]["label"]
-        by_label = api.ok("POST", "lead/", {"status": "customer"})
+        by_label = factories.lead(api, None, status="customer")
         assert by_label["status_label"] == "Customer"
         assert by_id["display_name"] == "Untitled"
 
@@ -74,7 +75,7 @@ class TestLeads:
         assert api.ok("GET", "activity/")["data"] == []
 
     def test_it_writes_a_status_change_when_the_status_changes(self, api: Api) -> None:
-        lead = api.ok("POST", "lead/", {"name": "A"})
+        lead = factories.lead(api, "A")
         qualified = next(
             s for s in api.ok("GET", "status/lead/")["data"] if s["label"] == "Qualified"
         )
@@ -86,7 +87,7 @@ class TestLeads:
         ] == [("Potential", "Qualified", api.user_id)]
 
     def test_it_deletes_a_lead_with_its_contacts_and_activities(self, api: Api) -> None:
-        lead = api.ok("POST", "lead/", {"name": "A", "contacts": [{"name": "C"}]})
+        lead = factories.lead(api, "A", contacts=[{"name": "C"}])
         api.ok("POST", "activity/note/", {"lead_id": lead["id"], "note": "hi"})
         api.ok("DELETE", f"lead/{lead['id']}/")
         assert api.ok("GET", "contact/")["data"] == []
@@ -101,8 +102,8 @@ class TestContacts:
         assert lead["contact_ids"] == [contact["id"]]
 
     def test_it_lists_contacts_by_lead(self, api: Api) -> None:
-        a = api.ok("POST", "lead/", {"name": "A", "contacts": [{"name": "A1"}, {"name": "A2"}]})
-        api.ok("POST", "lead/", {"name": "B", "contacts": [{"name": "B1"}]})
+        a = factories.lead(api, "A", contacts=[{"name": "A1"}, {"name": "A2"}])
+        factories.lead(api, "B", contacts=[{"name": "B1"}])
         listed = api.ok("GET", "contact/", params={"lead_id": a["id"]})["data"]
         assert [c["name"] for c in listed] == ["A1", "A2"]
         assert len(api.ok("GET", "contact/")["data"]) == 3

@@ -6,12 +6,13 @@ import pytest
 from sqlalchemy import func, select
 
 from crmapi.storage import tables as t
+from tests import factories
 from tests.conftest import Api
 
 
 def _story(api: Api, name: str) -> dict[str, Any]:
     """A lead with a contact, a note on that contact, an opportunity and a completed task."""
-    lead = api.ok("POST", "lead/", {"name": name, "contacts": [{"name": f"{name} person"}]})
+    lead = factories.lead(api, name, contacts=[{"name": f"{name} person"}])
     contact = lead["contacts"][0]
     api.ok(
         "POST", "activity/note/", {"lead_id": lead["id"], "contact_id": contact["id"], "note": "hi"}
@@ -76,8 +77,8 @@ def test_merge_moves_everything_and_removes_the_source(api: Api, app: Any) -> No
 
 
 def test_merge_writes_a_lead_merge_activity_on_the_destination(api: Api) -> None:
-    source = api.ok("POST", "lead/", {"name": "Source Lead"})
-    destination = api.ok("POST", "lead/", {})
+    source = factories.lead(api, "Source Lead")
+    destination = factories.lead(api, None)
     api.ok("POST", "lead/merge/", {"source": source["id"], "destination": destination["id"]})
     (activity,) = api.ok("GET", "activity/lead_merge/")["data"]
     expected = {
@@ -97,7 +98,7 @@ def test_merge_writes_a_lead_merge_activity_on_the_destination(api: Api) -> None
 
 def test_merge_emits_merged_and_deleted_events(api: Api, app: Any) -> None:
     source = _story(api, "Source")
-    destination = api.ok("POST", "lead/", {"name": "Destination"})
+    destination = factories.lead(api, "Destination")
     api.ok("POST", "lead/merge/", {"source": source["id"], "destination": destination["id"]})
     with app.state.db.read() as conn:
         rows = conn.execute(
@@ -144,8 +145,8 @@ def test_merge_rejects_bad_ids_and_changes_nothing(
 ) -> None:
     ids = {
         "SOURCE": _story(api, "Source")["id"],
-        "DEST": api.ok("POST", "lead/", {"name": "Dest"})["id"],
-        "FOREIGN": other.ok("POST", "lead/", {"name": "Theirs"})["id"],
+        "DEST": factories.lead(api, "Dest")["id"],
+        "FOREIGN": factories.lead(other, "Theirs")["id"],
     }
     before = _counts(app, api.org_id)
     response = api.post("lead/merge/", {k: ids.get(v, v) for k, v in body.items()})  # type: ignore[call-overload]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api
 
 
@@ -19,7 +20,7 @@ def _changes(api: Api, lead_id: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def lead(api: Api) -> dict[str, Any]:
-    return api.ok("POST", "lead/", {"name": "Wayne Enterprises", "contacts": [{"name": "Bruce"}]})
+    return factories.lead(api, "Wayne Enterprises", contacts=[{"name": "Bruce"}])
 
 
 def test_it_creates_an_opportunity_with_close_fields(api: Api, lead: dict[str, Any]) -> None:
@@ -171,7 +172,7 @@ def test_it_rejects_a_status_outside_the_given_pipeline(api: Api, lead: dict[str
 
 
 def test_it_rejects_a_contact_of_another_lead(api: Api, lead: dict[str, Any]) -> None:
-    other = api.ok("POST", "lead/", {"name": "Other", "contacts": [{"name": "X"}]})
+    other = factories.lead(api, "Other", contacts=[{"name": "X"}])
     response = api.post(
         "opportunity/", {"lead_id": lead["id"], "contact_id": other["contacts"][0]["id"]}
     )
@@ -353,7 +354,7 @@ def test_leaving_won_keeps_date_won_and_losing_dates_the_loss(
 @pytest.fixture
 def book(api: Api, lead: dict[str, Any]) -> dict[str, dict[str, Any]]:
     statuses = _statuses(api)
-    other = api.ok("POST", "lead/", {"name": "Globex"})
+    other = factories.lead(api, "Globex")
     specs = {
         "a": {"lead_id": lead["id"], "value": 10000, "confidence": 50},
         "b": {"lead_id": lead["id"], "value": 500, "value_period": "monthly", "confidence": 100},

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api
 
 
@@ -159,7 +160,7 @@ def test_it_rejects_a_bad_opportunity_status(
 
 
 def test_a_status_in_use_cannot_be_deleted(api: Api) -> None:
-    lead = api.ok("POST", "lead/", {})
+    lead = factories.lead(api, None)
     opp = api.ok("POST", "opportunity/", {"lead_id": lead["id"]})
     response = api.delete(f"status/opportunity/{opp['status_id']}/")
     assert response.status_code == 400
@@ -169,7 +170,7 @@ def test_a_status_in_use_cannot_be_deleted(api: Api) -> None:
 
 
 def test_renaming_a_status_shows_on_its_opportunities(api: Api) -> None:
-    lead = api.ok("POST", "lead/", {})
+    lead = factories.lead(api, None)
     opp = api.ok("POST", "opportunity/", {"lead_id": lead["id"]})
     api.ok("PUT", f"status/opportunity/{opp['status_id']}/", {"label": "Open"})
     assert api.ok("GET", f"opportunity/{opp['id']}/")["status_label"] == "Open"

@@ -14,6 +14,7 @@ from crmapi.domain.errors import RateLimited
 from crmapi.http.ratelimit import RateLimiter, endpoint_group
 from crmapi.resources import accounts
 from crmapi.settings import Settings
+from tests import factories
 from tests.conftest import Api
 
 
@@ -168,7 +169,7 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def lead_id(api: Api) -> str:
-    return api.ok("POST", "lead/", {"name": "Rate Co"})["id"]
+    return factories.lead(api, "Rate Co")["id"]
 
 
 HEADER_FORMS = {

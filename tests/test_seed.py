@@ -23,7 +23,7 @@ def _generator(rows: bool) -> tuple[seed.Generator, list[str]]:
     rng = random.Random(3)
     start = seed.SEED_END - timedelta(days=365)
     gen = seed.Generator(_org(), rng, start, seed.SEED_END, rows=rows)
-    leads, _contacts = gen.leads(50)
+    leads = gen.leads(50)["lead"]
     return gen, [lead["id"] for lead in leads]
 
 
@@ -36,9 +36,9 @@ def test_rows_are_the_objects_as_the_store_writes_them() -> None:
     assert len(got) == len(expected)
     assert {o["_type"] for o in expected} >= {kind for kind, _ in seed.MIX}
     for obj, row in zip(expected, got, strict=True):
-        assert row == seed.activity_row(obj)
+        assert row == store.row_tuple(obj)
         stored = store.row_values(obj)
-        by_column = dict(zip(seed.ACTIVITY_COLUMNS, row, strict=True))
+        by_column = dict(zip(store.ROW_COLUMNS, row, strict=True))
         assert by_column["data"] == orjson.dumps(stored["data"]).decode()
         assert {**by_column, "data": stored["data"]} == stored
         assert stored["shape"] == store.stored_shape(obj["_type"])[0]
@@ -122,3 +122,19 @@ def test_populate_beside_another_connection(database_url: str) -> None:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
     finally:
         db.dispose()
+
+
+def test_resources_are_seeded_from_their_declarations() -> None:
+    """Leads and their contacts come from each ResourceSpec's ``sample`` (registry order);
+    every row a sample makes fits its table."""
+    assert [spec.name for spec in seed.SAMPLED_RESOURCES] == ["lead", "contact"]
+    gen, lead_ids = _generator(rows=True)
+    made = seed.Generator(
+        _org(), random.Random(3), seed.SEED_END - timedelta(days=365), seed.SEED_END
+    ).leads(5)
+    for spec in seed.SAMPLED_RESOURCES:
+        assert spec.table is not None
+        assert made[spec.name]
+        for row in made[spec.name]:
+            assert set(row) <= {c.name for c in spec.table.columns}, spec.name
+    assert all(1 <= len(gen.contacts[lead_id]) <= 3 for lead_id in lead_ids)

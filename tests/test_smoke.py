@@ -1,8 +1,9 @@
+from tests import factories
 from tests.conftest import Api
 
 
 def test_it_lists_leads_created_through_the_api(api: Api) -> None:
-    lead = api.ok("POST", "lead/", {"name": "Wayne Enterprises", "contacts": [{"name": "Bruce"}]})
+    lead = factories.lead(api, "Wayne Enterprises", contacts=[{"name": "Bruce"}])
     listed = api.ok("GET", "lead/")
     assert [item["id"] for item in listed["data"]] == [lead["id"]]
     assert listed["total_results"] == 1

@@ -8,6 +8,7 @@ from sqlalchemy import insert
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
+from tests import factories
 from tests.conftest import Api
 
 LEAD_PATH = "activity/status_change/lead/"
@@ -46,7 +47,7 @@ def _opportunity(app: Any, api: Api, lead_id: str, status_id: str, **extra: Any)
 
 @pytest.fixture
 def lead(api: Api) -> dict[str, Any]:
-    return dict(api.ok("POST", "lead/", {"name": "Wayne Enterprises"}))
+    return dict(factories.lead(api, "Wayne Enterprises"))
 
 
 def test_it_logs_a_lead_status_change_without_changing_the_lead(
@@ -220,7 +221,7 @@ def test_it_rejects_bad_opportunity_status_changes(
     active, won = _opportunity_statuses(api)[0], _won(api)
     opp_id = _opportunity(app, api, lead["id"], active["id"])
     names = {
-        "other_lead": api.ok("POST", "lead/", {"name": "Other"})["id"],
+        "other_lead": factories.lead(api, "Other")["id"],
         "lead_status": _lead_statuses(api)[0]["id"],
     }
     sent = {"opportunity_id": opp_id, "old_status_id": active["id"], "new_status_id": won["id"]}

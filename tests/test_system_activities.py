@@ -7,6 +7,7 @@ import pytest
 from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.context import Principal
+from tests import factories
 from tests.conftest import Api
 
 BASE_KEYS = {
@@ -100,7 +101,7 @@ def _insert(app: Any, api: Api, type_name: str, lead_id: str) -> dict[str, Any]:
 
 @pytest.fixture
 def lead_id(api: Api) -> str:
-    return str(api.ok("POST", "lead/", {"name": "Wayne Enterprises"})["id"])
+    return str(factories.lead(api, "Wayne Enterprises")["id"])
 
 
 @pytest.mark.parametrize("type_name", sorted(TYPES))

@@ -4,13 +4,14 @@ from typing import Any
 
 import pytest
 
+from tests import factories
 from tests.conftest import Api
 
 
 @pytest.fixture
 def theirs(api: Api) -> dict[str, Any]:
     """Objects of organization A (``api``)."""
-    lead = api.ok("POST", "lead/", {"name": "Secret", "contacts": [{"name": "Hidden"}]})
+    lead = factories.lead(api, "Secret", contacts=[{"name": "Hidden"}])
     note = api.ok("POST", "activity/note/", {"lead_id": lead["id"], "note": "private"})
     call = api.ok("POST", "activity/call/", {"lead_id": lead["id"], "duration": 5})
     sms = api.ok("POST", "activity/sms/", {"lead_id": lead["id"], "status": "sent", "text": "hi"})

@@ -1,11 +1,23 @@
 """The ``crmapi`` command: serve, org/user/token administration, and migrations."""
 
+import os
+import secrets
 import sys
+import time
 from typing import Any
 
 import click
 import orjson
+import uvicorn
 
+from crmapi import seed
+from crmapi.activities.context import WriteContext
+from crmapi.activities.types import meeting as meetings
+from crmapi.domain.context import Principal
+from crmapi.emulator import cli as emulator_cli
+from crmapi.http import workers as workers_module
+from crmapi.http.protocol import GuardedHttpToolsProtocol
+from crmapi.resources import accounts
 from crmapi.settings import Settings
 from crmapi.storage import migrate
 from crmapi.storage.db import Database
@@ -43,11 +55,8 @@ def cli(ctx: click.Context) -> None:
 @click.option("--access-log", is_flag=True, help="Log every request line (never credentials).")
 def serve(host: str, port: int, workers: int, demo: bool, log_level: str, access_log: bool) -> None:
     """Serve the API under /api/v1/ (the schema is migrated first)."""
-    import uvicorn
-
-    from crmapi import seed
-    from crmapi.http import workers as workers_module
-
+    # One secret for every worker of this server, so an inspector sign-in works on all of them.
+    os.environ.setdefault("CRMAPI_SESSION_SECRET", secrets.token_urlsafe(32))
     db = _db()
     if demo:
         with db.write() as conn:
@@ -63,7 +72,10 @@ def serve(host: str, port: int, workers: int, demo: bool, log_level: str, access
                 f"  curl -u {key}: http://{host}:{port}/api/v1/lead/\n"
                 f"  curl -u {key}: 'http://{host}:{port}/api/v1/activity/?_limit=5'\n"
             )
+    if not Settings.from_env().production:
+        click.echo(f"Inspector: http://{host}:{port}/ (sign in with an API key)\n")
     db.dispose()
+    emulator_cli.announce_admin_token(host, port)
     options: dict[str, Any] = {
         "app": "crmapi.asgi:create",
         "factory": True,
@@ -71,7 +83,12 @@ def serve(host: str, port: int, workers: int, demo: bool, log_level: str, access
         # several rounds late (p99 3-11x p50 against 1.2-2x, same throughput; see
         # docs/performance.md). httptools parses HTTP in C either way.
         "loop": "asyncio",
-        "http": "httptools",
+        # httptools with header limits, slow-client timeouts and a connection cap.
+        "http": GuardedHttpToolsProtocol,
+        "timeout_keep_alive": Settings.from_env().keepalive_timeout_seconds,
+        # X-Forwarded-For is believed only from CRMAPI_TRUSTED_PROXIES (http/auth), never
+        # from uvicorn's default of any loopback peer.
+        "proxy_headers": False,
         "log_level": log_level,
         "access_log": access_log,
     }
@@ -91,8 +108,6 @@ def org() -> None:
 @click.option("--email", required=True, help="Email of the organization's first user.")
 def org_create(name: str, email: str) -> None:
     """Create an organization, its first user and an API key."""
-    from crmapi.resources import accounts
-
     with _db().write() as conn:
         _print(accounts.create_organization(conn, name, email))
 
@@ -109,11 +124,48 @@ def user() -> None:
 @click.option("--last-name", default=None)
 def user_add(org_id: str, email: str, first_name: str | None, last_name: str | None) -> None:
     """Add a user to an organization and issue an API key for it."""
-    from crmapi.resources import accounts
-
     try:
         with _db().write() as conn:
             _print(accounts.add_user(conn, org_id, email, first_name, last_name))
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@user.command("deactivate")
+@click.option("--org", "org_id", required=True)
+@click.option("--user", "user_id", required=True)
+def user_deactivate(org_id: str, user_id: str) -> None:
+    """Deactivate a member: its keys and tokens stop working with the next request."""
+    try:
+        with _db().write() as conn:
+            done = accounts.set_membership_active(conn, org_id, False, user_id=user_id)
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    _print({"membership_id": done["id"], "user_id": done["user_id"], "is_active": False})
+
+
+@cli.group()
+def key() -> None:
+    """API keys (Close manages them outside the API, as here)."""
+
+
+@key.command("list")
+@click.option("--org", "org_id", required=True)
+def key_list(org_id: str) -> None:
+    """List an organization's API keys (ids and owners; secrets are never stored)."""
+    with _db().read() as conn:
+        _print({"data": accounts.list_api_keys(conn, org_id)})
+
+
+@key.command("revoke")
+@click.argument("key_or_id")
+def key_revoke(key_or_id: str) -> None:
+    """Revoke an API key, named by its id (apikey_...) or the key itself; at once."""
+    try:
+        with _db().write() as conn:
+            _print({"revoked": accounts.revoke_api_key(conn, key_or_id)})
     except LookupError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -130,8 +182,6 @@ def token() -> None:
 @click.option("--expires-in", default=3600, show_default=True, type=int)
 def token_create(org_id: str, user_id: str, expires_in: int) -> None:
     """Issue an access token for a member of an organization."""
-    from crmapi.resources import accounts
-
     try:
         with _db().write() as conn:
             issued = accounts.create_access_token(conn, org_id, user_id, expires_in)
@@ -166,14 +216,10 @@ def meeting_add(
     location: str,
 ) -> None:
     """Add a meeting to a lead, as a calendar sync would; print it as JSON."""
-    from crmapi.activities import write
-    from crmapi.activities.types import meeting as meetings
-    from crmapi.domain.context import Principal
-
     try:
         with _db().write() as conn:
             organizer = meetings.organizer(conn, org_id, user_id)
-            wc = write.WriteContext(conn=conn, principal=Principal(org_id, organizer))
+            wc = WriteContext(conn=conn, principal=Principal(org_id, organizer))
             _print(
                 meetings.add_meeting(
                     wc,
@@ -188,6 +234,9 @@ def meeting_add(
     except (LookupError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+emulator_cli.register(cli)
 
 
 @cli.command("migrate")
@@ -232,10 +281,6 @@ def seed_cmd(
 
     Prints one JSON object: each organization's id, API key and row counts, and the load rate.
     """
-    import time
-
-    from crmapi import seed
-
     db = _db()
     share = seed.OTHER_ORG_SHARE
     total = n_activities + (n_orgs - 1) * max(n_activities // share, n_leads // share, 1)
@@ -277,3 +322,8 @@ def seed_cmd(
             "activities_per_second": round(written / elapsed),
         }
     )
+
+
+from crmapi.emulator import cli_observe  # noqa: E402  (journal, fault, strict, sink, delivery)
+
+cli_observe.register(cli)

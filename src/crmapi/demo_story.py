@@ -9,35 +9,27 @@ exactly as for API calls.
 """
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
-from crmapi.domain.context import Principal
-from crmapi.http.context import Ctx
+from crmapi.domain.context import Context, Principal
 from crmapi.resources import (
     custom_activity_types,
     custom_fields,
     leads,
-    merge,
     opportunities,
     pipelines,
+    statuses,
     tasks,
 )
-from crmapi.settings import Settings
 from crmapi.storage import tables as t
-from crmapi.storage.db import Database
 from crmapi.util import dates, richtext
 from crmapi.util.ids import new_id
-
-if TYPE_CHECKING:
-    from crmapi.seed import Org
 
 # Activities the bulk generator invents without the objects behind them (an opportunity or a
 # task that never existed); the story replaces them with real ones.
@@ -57,50 +49,29 @@ CALL_NOTES = (
 )
 
 
-class _SameConnection:
-    """Stands in for ``Database`` so HTTP handlers run inside the seeding transaction."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        yield self.conn
-
-    @contextmanager
-    def write(self) -> Iterator[Connection]:
-        yield self.conn
-
-
 @dataclass
 class _Teller:
     conn: Connection
-    org: "Org"
+    org_id: str
+    users: list[str]
     rng: random.Random
-    settings: Settings
 
-    def ctx(
-        self, user: str, method: str, path: str, body: dict[str, Any], **path_params: str
-    ) -> Ctx:
-        return Ctx(
-            principal=Principal(self.org.id, user),
-            db=cast(Database, _SameConnection(self.conn)),
-            settings=self.settings,
+    def ctx(self, user: str, method: str, path: str) -> Context:
+        """Who acts, as if through the API (events carry the request a client would send)."""
+        return Context(
+            principal=Principal(self.org_id, user),
             method=method,
             path=f"/api/v1{path}",
-            params={},
-            body=body,
-            path_params=path_params,
             request_id=new_id("req"),
         )
 
     def activity(self, user: str, type_name: str, body: dict[str, Any]) -> dict[str, Any]:
-        ctx = self.ctx(user, "POST", f"/activity/{BY_TYPE[type_name].path}/", body)
+        ctx = self.ctx(user, "POST", f"/activity/{BY_TYPE[type_name].path}/")
         return write.create(write.write_context(ctx, self.conn), BY_TYPE[type_name], body)
 
     def lead_status(self, user: str, lead_id: str, label: str) -> None:
-        body = {"status": label}
-        leads.update_lead(self.ctx(user, "PUT", f"/lead/{lead_id}/", body, id=lead_id))
+        ctx = self.ctx(user, "PUT", f"/lead/{lead_id}/")
+        leads.update_(self.conn, ctx, lead_id, {"status": label})
 
 
 def _moments(rng: random.Random, start: datetime, end: datetime, n: int) -> list[datetime]:
@@ -114,37 +85,55 @@ def _outcome(rng: random.Random) -> str:
     return rng.choices([o for o, _ in OUTCOMES], [w for _, w in OUTCOMES])[0]
 
 
-def tell(conn: Connection, org: "Org", rng: random.Random, end: datetime) -> None:
-    """Give every lead of ``org`` a believable history (see the module docstring)."""
-    teller = _Teller(conn, org, rng, Settings())
+def tell(
+    conn: Connection, org_id: str, users: list[str], rng: random.Random, end: datetime
+) -> None:
+    """Give every lead of the organization a believable history (see the module docstring);
+    ``users`` act in it (the first is the owner)."""
+    teller = _Teller(conn, org_id, users, rng)
     rows = conn.execute(
         select(t.lead.c.id, t.lead.c.name, t.lead.c.date_created)
-        .where(t.lead.c.organization_id == org.id)
+        .where(t.lead.c.organization_id == org_id)
         .order_by(t.lead.c.date_created, t.lead.c.id)
     ).all()
-    first_status = org.lead_statuses[0]["id"]
-    store.delete_activities(conn, org.id, store.A.c.type.in_(SYSTEM_TYPES))
+    first_status = statuses.lead_statuses(conn, org_id)[0]["id"]
+    store.delete_activities(conn, org_id, store.A.c.type.in_(SYSTEM_TYPES))
     # Every story starts where a new lead starts: in the first (default) status.
     conn.execute(
-        update(t.lead).where(t.lead.c.organization_id == org.id).values(status_id=first_status)
+        update(t.lead).where(t.lead.c.organization_id == org_id).values(status_id=first_status)
     )
-    contacts = _contacts(conn, org.id)
+    contacts = _contacts(conn, org_id)
     for row in rows:
         started = dates.to_datetime(row.date_created)
         _one_lead(teller, row.id, contacts.get(row.id, []), started, end)
-    _reviews(teller, [r.id for r in rows], end)
-    _duplicate(teller, rows[0].id, rows[0].name, end)
+    showcase = showcase_lead(conn, org_id)
+    _reviews(teller, [r.id for r in rows], end, showcase)
+    _duplicate(teller, showcase, {r.id: r.name for r in rows}[showcase], end)
 
 
-def _reviews(teller: _Teller, lead_ids: list[str], end: datetime) -> None:
-    """A custom activity type with its fields, and a few published reviews of it."""
-    owner = teller.org.users[0]
+def showcase_lead(conn: Connection, org_id: str) -> str:
+    """The lead with the most kinds of activity: it also gets a review and the merge, so one
+    demo lead holds every activity type (the inspector's tests and screenshots show it)."""
+    kinds = func.count(store.A.c.type.distinct())
+    return str(
+        conn.execute(
+            select(store.A.c.lead_id)
+            .where(store.A.c.organization_id == org_id, store.A.c.lead_id.is_not(None))
+            .group_by(store.A.c.lead_id)
+            .order_by(kinds.desc(), store.A.c.lead_id)
+            .limit(1)
+        ).scalar_one()
+    )
+
+
+def _reviews(teller: _Teller, lead_ids: list[str], end: datetime, showcase: str) -> None:
+    """A custom activity type with its fields, and a few published reviews of it (one of
+    them on the showcase lead)."""
+    owner = teller.users[0]
     with dates.frozen(end - timedelta(days=30)):
         body: dict[str, Any] = {"name": "Demo review", "description": "After every product demo"}
-        kind = custom_activity_types.create_type(
-            teller.ctx(owner, "POST", "/custom_activity/", body)
-        )
-        create_field = custom_fields.make_handlers("activity")[0]["POST"].handler
+        ctx = teller.ctx(owner, "POST", "/custom_activity/")
+        kind = custom_activity_types.create(teller.conn, ctx, body)
         fields = {}
         for name, spec in (
             (
@@ -158,9 +147,11 @@ def _reviews(teller: _Teller, lead_ids: list[str], end: datetime) -> None:
             ("Attendees", {"type": "number"}),
         ):
             body = {"name": name, "custom_activity_type_id": kind["id"], **spec}
-            made = create_field(teller.ctx(owner, "POST", "/custom_field/activity/", body))
+            ctx = teller.ctx(owner, "POST", "/custom_field/activity/")
+            made = custom_fields.create(teller.conn, ctx, "activity", body)
             fields[name] = f"custom.{made['id']}"
-    for lead_id in teller.rng.sample(lead_ids, min(6, len(lead_ids))):
+    reviewed = teller.rng.sample(lead_ids, min(6, len(lead_ids)))
+    for lead_id in [showcase, *(lead for lead in reviewed if lead != showcase)][:6]:
         with dates.frozen(end - timedelta(days=teller.rng.randint(1, 29))):
             teller.activity(
                 owner,
@@ -176,15 +167,15 @@ def _reviews(teller: _Teller, lead_ids: list[str], end: datetime) -> None:
 
 def _duplicate(teller: _Teller, lead_id: str, name: str | None, end: datetime) -> None:
     """A duplicate lead, entered by mistake, merged into the original (a LeadMerge)."""
-    owner = teller.org.users[0]
+    owner = teller.users[0]
     with dates.frozen(end - timedelta(days=3)):
         body: dict[str, Any] = {"name": f"{name} (duplicate)", "contacts": [{"name": "Pat Doe"}]}
-        ctx = teller.ctx(owner, "POST", "/lead/", body)
+        ctx = teller.ctx(owner, "POST", "/lead/")
         source = leads.insert_lead(teller.conn, ctx, body, dates.now())
         teller.activity(owner, "Note", {"lead_id": source, "note": "Entered twice by mistake."})
     with dates.frozen(end - timedelta(days=2)):
         body = {"source": source, "destination": lead_id}
-        merge.merge_leads(teller.conn, teller.ctx(owner, "POST", "/lead/merge/", body))
+        leads.merge(teller.conn, teller.ctx(owner, "POST", "/lead/merge/"), body)
 
 
 def _contacts(conn: Connection, org_id: str) -> dict[str, list[tuple[str, str, str | None]]]:
@@ -208,7 +199,7 @@ def _one_lead(
     end: datetime,
 ) -> None:
     rng = teller.rng
-    owner = rng.choice(teller.org.users)
+    owner = rng.choice(teller.users)
     contact_id, contact_name, email = contacts[0] if contacts else (None, "", None)
     steps = iter(_moments(rng, started, end, 7))
     outcome = _outcome(rng)
@@ -258,15 +249,13 @@ def _one_lead(
             "confidence": rng.choice([30, 50, 70]),
             "note": "Team plan, annual billing discussed.",
         }
-        opp = opportunities.create(
-            teller.conn, teller.ctx(owner, "POST", "/opportunity/", body), body
-        )
+        opp = opportunities.create(teller.conn, teller.ctx(owner, "POST", "/opportunity/"), body)
         body = {"lead_id": lead_id, "text": f"Send proposal to {contact_name or 'the team'}"}
-        task = tasks.create(teller.conn, teller.ctx(owner, "POST", "/task/", body), body)
+        task = tasks.create(teller.conn, teller.ctx(owner, "POST", "/task/"), body)
     with dates.frozen(next(steps)):
         done = {"is_complete": True}
         tasks.update(
-            teller.conn, teller.ctx(owner, "PUT", f"/task/{task['id']}/", done), task["id"], done
+            teller.conn, teller.ctx(owner, "PUT", f"/task/{task['id']}/"), task["id"], done
         )
         teller.activity(owner, "Note", {"lead_id": lead_id, "note": "Proposal sent."})
     moment = next(steps)
@@ -289,14 +278,14 @@ def _close(
             "text": "Follow up on the proposal",
             "date": (moment + timedelta(days=teller.rng.randint(2, 60))).date().isoformat(),
         }
-        tasks.create(teller.conn, teller.ctx(owner, "POST", "/task/", body), body)
+        tasks.create(teller.conn, teller.ctx(owner, "POST", "/task/"), body)
         return
-    status = pipelines.status_by_label(teller.conn, teller.org.id, outcome.title(), None)
+    status = pipelines.status_by_label(teller.conn, teller.org_id, outcome.title(), None)
     assert status is not None
     change: dict[str, Any] = {
         "status_id": status["id"],
         "confidence": 100 if outcome == "won" else 0,
     }
     path = f"/opportunity/{opp['id']}/"
-    opportunities.update(teller.conn, teller.ctx(owner, "PUT", path, change), opp["id"], change)
+    opportunities.update(teller.conn, teller.ctx(owner, "PUT", path), opp["id"], change)
     teller.lead_status(owner, lead_id, "Customer" if outcome == "won" else "Bad Fit")

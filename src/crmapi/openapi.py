@@ -13,8 +13,10 @@ from typing import Any
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.http.endpoint import Op
 from crmapi.http.routing import API_PREFIX, RouteDecl, route_table
-from crmapi.query.grammar import MAX_FIELDS
+from crmapi.query.grammar import MAX_FIELDS, MAX_INT
 from crmapi.query.model import FilterSpec, ListSpec, ModeSpec
+from crmapi.search.exact import NOTHING
+from crmapi.util.dates import PATTERN as DATE_PATTERN
 
 Schema = dict[str, Any]
 
@@ -23,6 +25,11 @@ _FILTER_TYPES = {"id": "string", "str": "string", "datetime": "string", "int": "
 _PATH_PARAM = re.compile(r"{(\w+)}")
 # What query.grammar accepts as a boolean (Python clients send True/False).
 _BOOL_PATTERN = "^\\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])\\s*$"
+# Strings never hold NUL (PostgreSQL cannot store it; every body with one is a 400).
+NO_NUL = "^[^\\u0000]*$"
+NOT_BLANK = "^[^\\u0000]*[^\\u0000\\s][^\\u0000]*$"
+# A comma list with at least one value (an empty one is a 400).
+_LIST_PATTERN = "^[^\\u0000]*[^,\\s\\u0000][^\\u0000]*$"
 
 ERROR_SCHEMAS: dict[str, Schema] = {
     "ValidationError": {
@@ -76,6 +83,7 @@ ERROR_SCHEMAS: dict[str, Schema] = {
 _ERRORS: dict[str, tuple[str, str]] = {
     "400": ("Invalid request", "ValidationError"),
     "401": ("Missing or unknown API key or token", "Error"),
+    "403": ("Not allowed for this member's role (another member's webhook subscription)", "Error"),
     "404": ("Unknown id (or another organization's)", "Error"),
     "405": ("Method not allowed for this path", "Error"),
     "413": ("Request body too large", "Error"),
@@ -109,18 +117,21 @@ def field_schema(f: Field) -> Schema:
             schema["format"] = "date"
         elif f.kind == "id":
             schema.update(minLength=1, maxLength=100)
+        if f.kind in ("str", "id"):
+            schema["pattern"] = NO_NUL if f.blank else NOT_BLANK
         if f.max_length is not None:
             schema["maxLength"] = f.max_length
     elif f.kind in ("int", "number"):
+        # The bounds the validator enforces: declared, else what storage holds (64-bit).
+        low, high = f.bounds
         schema = {"type": "integer" if f.kind == "int" else "number"}
-        if f.minimum is not None:
-            schema["minimum"] = f.minimum
-        if f.maximum is not None:
-            schema["maximum"] = f.maximum
+        schema.update(minimum=low, maximum=high)
     elif f.kind == "bool":
         schema = {"type": "boolean"}
     elif f.kind in ("str_list", "object_list"):
-        item = {"type": "string"} if f.kind == "str_list" else {"type": "object"}
+        item: Schema = (
+            {"type": "string", "pattern": NO_NUL} if f.kind == "str_list" else {"type": "object"}
+        )
         schema = {"type": "array", "items": item}
         if f.max_items is not None:
             schema["maxItems"] = f.max_items
@@ -154,10 +165,7 @@ def object_schema(fields: FieldSet | None) -> Schema:
     return {"type": "object", "properties": properties, "additionalProperties": True}
 
 
-def _filter_param(name: str, spec: FilterSpec) -> Schema:
-    schema: Schema = {"type": _FILTER_TYPES.get(spec.kind, "string")}
-    if spec.kind == "bool":
-        schema = {"type": "string", "pattern": _BOOL_PATTERN}
+def _filter_param(name: str, spec: FilterSpec, empty_is_absent: bool = False) -> Schema:
     multi = spec.op == "in" or spec.multi
     description = "Comma-separated list." if multi else ""
     if spec.choices and multi:
@@ -166,11 +174,36 @@ def _filter_param(name: str, spec: FilterSpec) -> Schema:
         description += f" Only together with {' or '.join(spec.requires)}."
     if spec.requires_order:
         description += f" Only when sorting by {spec.requires_order}."
+    schema = _filter_schema(spec, multi)
+    if empty_is_absent and "pattern" in schema:  # the event log reads "date_updated__gt="
+        schema["pattern"] = f"^$|{schema['pattern']}"
+    param = _query_param(name, schema, description)
+    # The same rules, machine-readable (OpenAPI cannot say "only with another parameter").
+    if spec.requires:
+        param["x-requires"] = list(spec.requires)
+    if spec.requires_order:
+        param["x-requires-order"] = spec.requires_order
+    return param
+
+
+def _filter_schema(spec: FilterSpec, multi: bool) -> Schema:
+    """What query.grammar accepts for one filter value (or comma list of values)."""
+    if spec.pattern is not None:
+        return {"type": "string", "pattern": spec.pattern}
     if multi:
-        schema = {"type": "string"}
-    elif spec.choices:
-        schema = {"type": "string", "enum": list(spec.choices)}
-    return _query_param(name, schema, description)
+        if spec.choices:
+            one = "\\s*(" + "|".join(re.escape(c) for c in spec.choices) + ")\\s*"
+            return {"type": "string", "pattern": f"^{one}(,{one})*$"}
+        return {"type": "string", "pattern": _LIST_PATTERN}
+    if spec.choices:
+        return {"type": "string", "enum": list(spec.choices)}
+    if spec.kind == "bool":
+        return {"type": "string", "pattern": _BOOL_PATTERN}
+    if spec.kind == "datetime":
+        return {"type": "string", "pattern": DATE_PATTERN}
+    if spec.kind == "int":
+        return {"type": "integer", "minimum": -MAX_INT, "maximum": MAX_INT}
+    return {"type": "string", "maxLength": spec.max_length, "pattern": NO_NUL}
 
 
 def _query_param(
@@ -213,13 +246,13 @@ def _paging_params(spec: ListSpec) -> list[Schema]:
             ),
             _query_param(
                 "_limit",
-                {"type": "integer", "minimum": 1, "maximum": spec.max_limit},
+                {"type": "integer", "minimum": 1, "maximum": min(spec.max_limit, MAX_INT)},
                 empty_is_absent=True,
             ),
         ]
-    skip: Schema = {"type": "integer", "minimum": 0}
+    skip: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
     if spec.max_skip is not None:
-        skip["maximum"] = spec.max_skip
+        skip["maximum"] = min(spec.max_skip, MAX_INT)
     orders = sorted(spec.orderings)
     limit = {"type": "integer", "minimum": 0, "maximum": spec.max_limit}
     order = {"type": "string", "enum": [*orders, *(f"-{o}" for o in orders)]}
@@ -234,7 +267,15 @@ def _paging_params(spec: ListSpec) -> list[Schema]:
 def list_params(spec: ListSpec) -> list[Schema]:
     """The paging parameters, every declared filter and every handler-applied mode."""
     params = _paging_params(spec)
-    params += [_filter_param(name, f) for name, f in sorted(spec.filters.items())]
+    # The event log (cursor paging) reads an empty filter as absent; other lists refuse it.
+    empty = spec.paging == "cursor"
+    # A parameter Close documents but this server refuses (``exact.refused``) is left out:
+    # the document describes what this server accepts.
+    params += [
+        _filter_param(name, f, empty)
+        for name, f in sorted(spec.filters.items())
+        if f.pattern != NOTHING
+    ]
     params += [_mode_param(name, m) for name, m in sorted(spec.modes.items())]
     return params
 

@@ -14,100 +14,27 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, insert, select
 
+from crmapi import demo_story
 from crmapi.activities import store
+from crmapi.activities.registry import ACTIVITY_TYPES
+from crmapi.activities.sample import ts
+from crmapi.registry import RESOURCES
 from crmapi.resources import accounts, statuses
+from crmapi.resources.sample import FIRST, LAST
 from crmapi.storage import bulk
 from crmapi.storage import tables as t
 from crmapi.storage.db import Database
-from crmapi.util import richtext
 from crmapi.util.ids import _SHORT_FAMILIES as SHORT_FAMILIES
 
-FIRST = [
-    "Ada",
-    "Grace",
-    "Linus",
-    "Barbara",
-    "Ken",
-    "Margaret",
-    "Dennis",
-    "Frances",
-    "Alan",
-    "Katherine",
-    "Edsger",
-    "Radia",
-    "Donald",
-    "Hedy",
-    "John",
-    "Sophie",
-]
-LAST = [
-    "Lovelace",
-    "Hopper",
-    "Torvalds",
-    "Liskov",
-    "Thompson",
-    "Hamilton",
-    "Ritchie",
-    "Allen",
-    "Turing",
-    "Johnson",
-    "Dijkstra",
-    "Perlman",
-    "Knuth",
-    "Lamarr",
-    "Backus",
-    "Wilson",
-]
-COMPANY = [
-    "Acme",
-    "Globex",
-    "Initech",
-    "Umbrella",
-    "Hooli",
-    "Stark",
-    "Wayne",
-    "Wonka",
-    "Tyrell",
-    "Cyberdyne",
-    "Soylent",
-    "Vandelay",
-    "Pied Piper",
-    "Aperture",
-    "Massive Dynamic",
-]
-SUFFIX = ["Inc", "LLC", "Corp", "Labs", "Group", "Systems", "Partners"]
-NOTES = [
-    "Met at the conference; interested in the team plan.",
-    "Asked for a follow-up next week.",
-    "Budget approved for Q3.",
-    "Decision maker is the CTO.",
-    "Wants a demo of the reporting.",
-    "Sent pricing sheet.",
-    "Competitor contract ends in March.",
-]
-SUBJECTS = [
-    "Quick question",
-    "Pricing for your team",
-    "Following up",
-    "Demo next week?",
-    "Contract draft",
-    "Intro",
-]
-
-# Close-like proportions of the feed: mostly email and calls, fewer notes and status changes.
-MIX = [
-    ("Email", 34),
-    ("Call", 24),
-    ("Note", 12),
-    ("SMS", 8),
-    ("Meeting", 5),
-    ("LeadStatusChange", 5),
-    ("TaskCompleted", 4),
-    ("WhatsAppMessage", 3),
-    ("OpportunityStatusChange", 2),
-    ("FormSubmission", 2),
-    ("CustomActivity", 1),
-]
+# Close-like proportions of the feed (mostly email and calls, fewer notes and status changes)
+# come from each type's ``sample_weight``; ties keep the registry's order.
+SAMPLED = sorted((s for s in ACTIVITY_TYPES if s.sample), key=lambda s: -s.sample_weight)
+MIX = [(spec.type, spec.sample_weight) for spec in SAMPLED]
+# Resources that declare a sample, in registry order: leads, then for each lead its children's
+# (contacts: every seeded lead has one to three).
+ROOTS = tuple(s for s in RESOURCES if s.sample and not s.lead_child)
+CHILDREN = tuple(s for s in RESOURCES if s.sample and s.lead_child)
+SAMPLED_RESOURCES = (*ROOTS, *CHILDREN)
 
 
 @dataclass
@@ -141,25 +68,8 @@ def create_demo_org(
     )
 
 
-def _ts(moment: datetime) -> str:
-    """``dates.canonical`` for the generator's naive UTC moments (no time zone conversion)."""
-    return moment.isoformat(timespec="microseconds") + "+00:00"
-
-
 def _utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def _rfc2822(m: datetime) -> str:
-    """``m.strftime("%a, %d %b %Y %H:%M:%S +0000")`` without strftime's cost or locale."""
-    return (
-        f"{_DAYS[m.weekday()]}, {m.day:02d} {_MONTHS[m.month - 1]} {m.year} "
-        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d} +0000"
-    )
 
 
 # Random bytes to base62 characters (each byte mod 62: a slight bias, harmless for seed data).
@@ -172,22 +82,11 @@ def seeded_id(rng: random.Random, prefix: str) -> str:
     return prefix + "_" + rng.randbytes(length).translate(_B62).decode("ascii")
 
 
-_HTML: dict[str, str] = {}
-
-
-def _html(text: str) -> str:
-    """``richtext.to_html`` memoised: seed texts come from a handful of sentences."""
-    found = _HTML.get(text)
-    if found is None:
-        found = _HTML[text] = richtext.to_html(text)
-    return found
-
-
 class Generator:
     """Builds rows for one organization; call ``leads`` then ``activities``.
 
     Activities come as objects (dicts, for ``store.insert_many``) or, with ``rows=True``, as
-    table rows ready for the bulk loader (``activity_row`` of the same object, built directly).
+    table rows ready for the bulk loader (``store.row_tuple`` of the same object).
     """
 
     def __init__(
@@ -199,9 +98,12 @@ class Generator:
         self.start = _utc_naive(start)
         self.span = (_utc_naive(end) - self.start).total_seconds()
         self.as_rows = rows
-        self._base = self._row if rows else self._object  # type: ignore[method-assign]
-        self.lead_rows: list[dict[str, Any]] = []
-        self.contacts: dict[str, list[str]] = {}
+        self.base = self._row if rows else self._object  # type: ignore[method-assign]
+        self.org_id, self.users = org.id, org.users
+        self.lead_statuses = org.lead_statuses
+        # Each sampled lead child's ids by lead (activities name one of the lead's contacts).
+        self.children: dict[str, dict[str, list[str]]] = {s.name: {} for s in CHILDREN}
+        self.contacts = self.children["contact"]
         self.created_at: dict[str, datetime] = {}
         # The open email thread of each lead (id, subject): replies join it across batches.
         self.threads: dict[str, tuple[str, str]] = {}
@@ -214,76 +116,34 @@ class Generator:
         remaining = max(1.0, self.span - (base - self.start).total_seconds())
         return base + timedelta(seconds=self.rng.random() * remaining)
 
-    def leads(self, n: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        leads, contacts = [], []
-        for _ in range(n):
-            lead_id = self.new_id("lead")
-            when = self.moment()
-            self.created_at[lead_id] = when
-            owner = self.rng.choice(self.org.users)
-            stamp = _ts(when)
-            leads.append(
-                {
-                    "id": lead_id,
-                    "organization_id": self.org.id,
-                    "name": f"{self.rng.choice(COMPANY)} {self.rng.choice(SUFFIX)}",
-                    "description": None,
-                    "url": None,
-                    "status_id": self.rng.choice(self.org.lead_statuses)["id"],
-                    "addresses": [],
-                    "custom": {},
-                    "created_by": owner,
-                    "updated_by": owner,
-                    "date_created": stamp,
-                    "date_updated": stamp,
-                }
-            )
-            self.contacts[lead_id] = []
-            for _ in range(self.rng.randint(1, 3)):
-                contacts.append(self._contact(lead_id, owner, stamp))
-        return leads, contacts
+    def created(self, lead_id: str) -> datetime:
+        when = self.moment()
+        self.created_at[lead_id] = when
+        return when
 
-    def _contact(self, lead_id: str, owner: str, stamp: str) -> dict[str, Any]:
-        first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
-        contact_id = self.new_id("cont")
-        self.contacts[lead_id].append(contact_id)
-        number = f"+1415555{self.rng.randint(0, 9999):04d}"
-        return {
-            "id": contact_id,
-            "organization_id": self.org.id,
-            "lead_id": lead_id,
-            "name": f"{first} {last}",
-            "title": self.rng.choice(["CEO", "CTO", "VP Sales", "Buyer"]),
-            "emails": [
-                {
-                    "email": f"{first.lower()}@{last.lower()}.example",
-                    "type": "office",
-                    "is_unsubscribed": False,
-                }
-            ],
-            "phones": [
-                {
-                    "phone": number,
-                    "phone_formatted": f"+1 415-555-{number[-4:]}",
-                    "country": "US",
-                    "type": "office",
-                }
-            ],
-            "urls": [],
-            "custom": {},
-            "created_by": owner,
-            "updated_by": owner,
-            "date_created": stamp,
-            "date_updated": stamp,
-        }
+    def leads(self, n: int) -> dict[str, list[dict[str, Any]]]:
+        """``n`` leads, each with what its children's samples make for it (registry order),
+        as table rows by resource name (``SAMPLED_RESOURCES`` order)."""
+        out: dict[str, list[dict[str, Any]]] = {s.name: [] for s in SAMPLED_RESOURCES}
+        for _ in range(n):
+            for root in ROOTS:
+                assert root.sample is not None
+                for parent in root.sample(self, None):
+                    out[root.name].append(parent)
+                    for child in CHILDREN:
+                        assert child.sample is not None
+                        made = child.sample(self, parent)
+                        self.children[child.name][parent["id"]] = [row["id"] for row in made]
+                        out[child.name] += made
+        return out
 
     def created_activities(self, lead_ids: list[str]) -> list[Any]:
         return [
-            self._base("Created", lead_id, self.created_at[lead_id], {"source": "api"})
+            self.base("Created", lead_id, self.created_at[lead_id], {"source": "api"})
             for lead_id in lead_ids
         ]
 
-    def _base(
+    def base(
         self,
         type_name: str,
         lead_id: str,
@@ -308,7 +168,7 @@ class Generator:
         anonymous: bool = False,
     ) -> dict[str, Any]:
         user = self.rng.choice(self.org.users)
-        stamp = _ts(when)
+        stamp = ts(when)
         contact_id = (
             self.rng.choice(self.contacts[lead_id]) if contact and self.contacts[lead_id] else None
         )
@@ -337,37 +197,14 @@ class Generator:
         contact: bool = False,
         anonymous: bool = False,
     ) -> tuple[Any, ...]:
-        """``activity_row(self._object(...))`` without the intermediate object (same draws)."""
-        rng = self.rng
-        user = rng.choice(self.org.users)
-        stamp = when.isoformat(timespec="microseconds") + "+00:00"
-        contacts = self.contacts[lead_id]
-        contact_id = rng.choice(contacts) if contact and contacts else None
-        shape, defaults = store.stored_shape(type_name)
-        g = data.get
-        return (
-            self.new_id("acti"),
-            self.org.id,
-            type_name,
-            lead_id,
-            contact_id,
-            None if anonymous else user,
-            None if anonymous else user,
-            user,
-            stamp,
-            stamp,
-            stamp,
-            g("thread_id"),
-            g("custom_activity_type_id"),
-            shape,
-            orjson.dumps({**defaults, "users": [], **data}).decode(),
-        )
+        """The same activity as a table row, encoded by the store (the one row encoder)."""
+        return store.row_tuple(self._object(type_name, lead_id, when, data, contact, anonymous))
 
     def activities(self, lead_ids: list[str], n: int) -> list[Any]:
         """About ``n`` activities (an email may bring its new thread along) on these leads."""
         out: list[Any] = []
-        # One slot per percent of the MIX: a single choice() picks the kind.
-        makers = [getattr(self, f"_{kind.lower()}") for kind, w in MIX for _ in range(w)]
+        # One slot per percent of the mix: a single choice() picks the kind.
+        makers = [s.sample for s in SAMPLED if s.sample for _ in range(s.sample_weight)]
         choice, random_, moment = self.rng.choice, self.rng.random, self.moment
         count = len(lead_ids)
         while len(out) < n:
@@ -375,275 +212,8 @@ class Generator:
             # median lead a few dozen (lead i is picked with density ~ 1/sqrt(i)).
             lead_id = lead_ids[int(count * random_() ** 2)]
             make = choice(makers)
-            out.extend(make(lead_id, moment(self.created_at[lead_id]), self.threads))
+            out.extend(make(self, lead_id, moment(self.created_at[lead_id])))
         return out
-
-    def _note(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
-        text = self.rng.choice(NOTES)
-        return [
-            self._base(
-                "Note",
-                lead_id,
-                when,
-                {
-                    "note": text,
-                    "note_html": _html(text),
-                    "note_mentions": [],
-                    "title": None,
-                    "pinned": False,
-                    "pinned_at": None,
-                    "attachments": [],
-                    "source": "api",
-                },
-                contact=True,
-            )
-        ]
-
-    def _call(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
-        duration = self.rng.choice([0, 0, 35, 120, 300, 900])
-        number = f"+1415555{self.rng.randint(0, 9999):04d}"
-        text = self.rng.choice(NOTES) if duration else ""
-        return [
-            self._base(
-                "Call",
-                lead_id,
-                when,
-                {
-                    "direction": self.rng.choice(["inbound", "outbound", "outbound"]),
-                    "status": "completed",
-                    "disposition": "answered" if duration else "no-answer",
-                    "call_method": "external",
-                    "source": "External",
-                    "duration": duration,
-                    "phone": number,
-                    "remote_phone": number,
-                    "remote_phone_formatted": f"+1 415-555-{number[-4:]}",
-                    "remote_country_iso": "US",
-                    "note": text,
-                    "note_html": _html(text),
-                    "voicemail_duration": 0,
-                    "has_recording": False,
-                    "quality_info": "",
-                },
-                contact=True,
-            )
-        ]
-
-    def _sms(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
-        inbound = self.rng.random() < 0.4
-        return [
-            self._base(
-                "SMS",
-                lead_id,
-                when,
-                {
-                    "status": "inbox" if inbound else "sent",
-                    "direction": "inbound" if inbound else "outbound",
-                    "source": "External",
-                    "text": self.rng.choice(["Sounds good!", "Can we talk at 3?", "Thanks"]),
-                    "local_phone": "+14155550100",
-                    "remote_phone": "+14155550199",
-                    "date_sent": _ts(when),
-                    "attachments": [],
-                },
-                contact=True,
-            )
-        ]
-
-    def _email(
-        self, lead_id: str, when: datetime, threads: dict[str, tuple[str, str]]
-    ) -> list[Any]:
-        out = []
-        thread = threads.get(lead_id)
-        reply = thread is not None and self.rng.random() < 0.6
-        if thread is None or not reply:
-            subject = self.rng.choice(SUBJECTS)
-            created = self._base(
-                "EmailThread",
-                lead_id,
-                when,
-                {"latest_normalized_subject": subject, "n_emails": 0, "participants": []},
-            )
-            # A reply's subject normalizes to its thread's: the thread's never changes.
-            thread = threads[lead_id] = (created[0] if self.as_rows else created["id"], subject)
-            out.append(created)
-        thread_id, thread_subject = thread
-        subject = ("Re: " if reply else "") + thread_subject
-        incoming = self.rng.random() < 0.45
-        us, them = "sales@demo.example", f"contact{self.rng.randint(1, 99)}@client.example"
-        sender, to = (them, us) if incoming else (us, them)
-        body = self.rng.choice(NOTES)
-        stamp = _ts(when)
-        message_id = f"<{self.new_id('msg')[4:20]}@demo.example>"
-        email = self._base(
-            "Email",
-            lead_id,
-            when,
-            {
-                "status": "inbox" if incoming else "sent",
-                "direction": "incoming" if incoming else "outgoing",
-                "subject": subject,
-                "sender": sender,
-                "to": [to],
-                "cc": [],
-                "bcc": [],
-                "body_text": body,
-                "body_html": f"<p>{body}</p>",
-                "body_preview": body[:200],
-                "envelope": {
-                    "from": [{"email": sender, "name": ""}],
-                    "sender": [{"email": sender, "name": ""}],
-                    "to": [{"email": to, "name": ""}],
-                    "cc": [],
-                    "bcc": [],
-                    "reply_to": [],
-                    "subject": subject,
-                    "date": _rfc2822(when),
-                    "message_id": message_id,
-                    "in_reply_to": None,
-                    "is_autoreply": False,
-                },
-                "attachments": [],
-                "opens": [],
-                "date_sent": stamp,
-                "thread_id": thread_id,
-                "message_ids": [message_id],
-                "references": [],
-            },
-            contact=True,
-        )
-        out.append(email)
-        return out
-
-    def _meeting(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
-        ends = when + timedelta(minutes=30)
-        return [
-            self._base(
-                "Meeting",
-                lead_id,
-                when,
-                {
-                    "title": self.rng.choice(["Intro call", "Demo", "Pricing review"]),
-                    "starts_at": _ts(when),
-                    "ends_at": _ts(ends),
-                    "duration": 1800,
-                    "status": "completed",
-                    "source": "calendar",
-                    "location": "https://meet.example/abc",
-                    "attendees": [],
-                },
-            )
-        ]
-
-    def _leadstatuschange(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
-        old, new = self.rng.sample(self.org.lead_statuses, 2)
-        return [
-            self._base(
-                "LeadStatusChange",
-                lead_id,
-                when,
-                {
-                    "old_status_id": old["id"],
-                    "old_status_label": old["label"],
-                    "new_status_id": new["id"],
-                    "new_status_label": new["label"],
-                },
-            )
-        ]
-
-    def _opportunitystatuschange(
-        self, lead_id: str, when: datetime, _: Any
-    ) -> list[dict[str, Any]]:
-        value = self.rng.choice([50000, 120000, 990000])
-        return [
-            self._base(
-                "OpportunityStatusChange",
-                lead_id,
-                when,
-                {
-                    "opportunity_id": self.new_id("oppo"),
-                    "old_status_label": "Active",
-                    "old_status_type": "active",
-                    "new_status_label": self.rng.choice(["Won", "Lost"]),
-                    "new_status_type": "won",
-                    "opportunity_value": value,
-                    "opportunity_value_currency": "USD",
-                    "opportunity_value_formatted": f"${value // 100:,}",
-                    "opportunity_value_period": "one_time",
-                    "opportunity_confidence": 100,
-                },
-            )
-        ]
-
-    def _taskcompleted(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
-        return [
-            self._base(
-                "TaskCompleted",
-                lead_id,
-                when,
-                {
-                    "task_id": self.new_id("task"),
-                    "task_text": self.rng.choice(["Send proposal", "Call back"]),
-                },
-            )
-        ]
-
-    def _whatsappmessage(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
-        text = self.rng.choice(["Hi there!", "See you tomorrow", "Got it, thanks"])
-        return [
-            self._base(
-                "WhatsAppMessage",
-                lead_id,
-                when,
-                {
-                    "external_whatsapp_message_id": self.new_id("wa")[3:20],
-                    "direction": "incoming",
-                    "message_markdown": text,
-                    "message_html": f"<p>{text}</p>",
-                    "text": text,
-                    "local_phone": "+14155550100",
-                    "remote_phone": "+14155550123",
-                    "source": "api",
-                },
-                contact=True,
-            )
-        ]
-
-    def _formsubmission(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
-        return [
-            self._base(
-                "FormSubmission",
-                lead_id,
-                when,
-                {
-                    "form_id": "form_" + "0" * 22,
-                    "form_name": "Contact us",
-                    "values": {},
-                    "values_by_name": {},
-                    "ip_address": "192.0.2.1",
-                    "origin": "https://demo.example",
-                    "source_url": "https://demo.example/contact",
-                    "source_url_normalized": "demo.example/contact",
-                },
-                anonymous=True,
-            )
-        ]
-
-    def _customactivity(self, lead_id: str, when: datetime, _: Any) -> list[dict[str, Any]]:
-        return [
-            self._base(
-                "CustomActivity",
-                lead_id,
-                when,
-                {
-                    "custom_activity_type_id": None,
-                    "status": "published",
-                    "last_published_at": _ts(when),
-                    "pinned": False,
-                    "source": "api",
-                },
-            )
-        ]
 
 
 def load(
@@ -657,11 +227,11 @@ def load(
 ) -> None:
     """Insert leads, contacts and activities for ``org`` in bulk."""
     gen = Generator(org, rng, start, end)
-    leads, contacts = gen.leads(n_leads)
-    conn.execute(insert(t.lead), leads)
-    if contacts:
-        conn.execute(insert(t.contact), contacts)
-    lead_ids = [lead["id"] for lead in leads]
+    made = gen.leads(n_leads)
+    for spec in SAMPLED_RESOURCES:
+        if made[spec.name] and spec.table is not None:
+            conn.execute(insert(spec.table), made[spec.name])
+    lead_ids = [lead["id"] for root in ROOTS for lead in made[root.name]]
     store.insert_many(conn, gen.created_activities(lead_ids))
     store.insert_many(conn, gen.activities(lead_ids, n_activities))
 
@@ -672,9 +242,7 @@ def demo(conn: Connection, seed: int = 7) -> Org:
     org = create_demo_org(conn, "Demo Company", "bruce@demo.example", 4, rng)
     end = datetime.now(UTC)
     load(conn, org, rng, 25, 400, end - timedelta(days=365 * 2), end)
-    from crmapi import demo_story
-
-    demo_story.tell(conn, org, rng, end)
+    demo_story.tell(conn, org.id, org.users, rng, end)
     return org
 
 
@@ -700,38 +268,8 @@ SEED_END = datetime(2025, 6, 30, tzinfo=UTC)  # fixed, so a --seed always gives 
 OTHER_ORG_SHARE = 10  # each extra organization gets 1/10th of the first one's rows
 BATCH = 50_000  # activities per transaction
 # The bulk loader writes rows in the table's own column order.
-ACTIVITY_COLUMNS = tuple(c.name for c in t.activity.c)
-# thread_id and custom_activity_type_id are columns and fields of their types (store.row_values).
-_NOT_DATA = frozenset(ACTIVITY_COLUMNS) - {"thread_id", "custom_activity_type_id", "data"} | {
-    "_type"
-}
-LEAD_COLUMNS = tuple(c.name for c in t.lead.columns)
-CONTACT_COLUMNS = tuple(c.name for c in t.contact.columns)
+store.ROW_COLUMNS = tuple(c.name for c in t.activity.c)
 _JSON_COLUMNS = frozenset({"addresses", "custom", "emails", "phones", "urls"})
-
-
-def activity_row(values: dict[str, Any]) -> tuple[Any, ...]:
-    """An activity object as a table row (what ``store.row_values`` stores, JSON encoded)."""
-    g = values.get
-    shape, defaults = store.stored_shape(values["_type"])
-    data = {**defaults, **{k: v for k, v in values.items() if k not in _NOT_DATA}}
-    return (
-        values["id"],
-        values["organization_id"],
-        values["_type"],
-        values["lead_id"],
-        g("contact_id"),
-        g("user_id"),
-        g("created_by"),
-        g("updated_by"),
-        values["date_created"],
-        values["date_updated"],
-        values["activity_at"],
-        g("thread_id"),
-        g("custom_activity_type_id"),
-        shape,
-        orjson.dumps(data).decode(),
-    )
 
 
 def _plain_row(values: dict[str, Any], columns: tuple[str, ...]) -> tuple[Any, ...]:
@@ -801,19 +339,22 @@ def _populate_org(
     leads = max(1, n_leads // share)
     total = max(leads, n_activities // share)
     lead_ids = _load_leads(conn, gen, leads)
-    bulk.load(conn, "activity", ACTIVITY_COLUMNS, gen.created_activities(lead_ids))
+    bulk.load(conn, "activity", store.ROW_COLUMNS, gen.created_activities(lead_ids))
     progress(leads)
     done = leads
     while done < total:
         batch = gen.activities(lead_ids, min(BATCH, total - done))[: total - done]
-        bulk.load(conn, "activity", ACTIVITY_COLUMNS, batch)
+        bulk.load(conn, "activity", store.ROW_COLUMNS, batch)
         done += len(batch)
         progress(len(batch))
     return Seeded(org.id, org.key, leads, done, lead_ids)
 
 
 def _load_leads(conn: Connection, gen: Generator, n: int) -> list[str]:
-    leads, contacts = gen.leads(n)
-    bulk.load(conn, "lead", LEAD_COLUMNS, [_plain_row(r, LEAD_COLUMNS) for r in leads])
-    bulk.load(conn, "contact", CONTACT_COLUMNS, [_plain_row(r, CONTACT_COLUMNS) for r in contacts])
-    return [lead["id"] for lead in leads]
+    made = gen.leads(n)
+    for spec in SAMPLED_RESOURCES:
+        assert spec.table is not None
+        columns = tuple(c.name for c in spec.table.columns)
+        rows = [_plain_row(r, columns) for r in made[spec.name]]
+        bulk.load(conn, spec.table.name, columns, rows)
+    return [lead["id"] for root in ROOTS for lead in made[root.name]]

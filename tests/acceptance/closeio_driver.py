@@ -432,6 +432,22 @@ def burst(api: API, threads: int, per_thread: int) -> dict[str, Any]:
     }
 
 
+def retry(api: API) -> dict[str, Any]:
+    """One create under injected 429s: the client must sleep on rate_reset and retry."""
+    seen: list[int] = []
+    send = api.session.send
+
+    def counting_send(*a: Any, **kw: Any) -> Any:  # observe statuses; behaviour unchanged
+        response = send(*a, **kw)
+        seen.append(response.status_code)
+        return response
+
+    api.session.send = counting_send  # type: ignore[method-assign]
+    started = time.monotonic()
+    lead = api.post("lead", {"name": "Retry Co"})
+    return {"lead_id": lead["id"], "statuses": seen, "elapsed": time.monotonic() - started}
+
+
 def main() -> None:
     scenario, base, key, *rest = sys.argv[1:]
     api = connect(base, key)
@@ -446,6 +462,8 @@ def main() -> None:
         result = shapes(api, rest[0])
     elif scenario == "repost":
         result = repost(api)
+    elif scenario == "retry":
+        result = retry(api)
     elif scenario == "burst":
         result = burst(api, int(rest[0]), int(rest[1]))
     else:

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.acceptance import lead_sync
 from tests.acceptance.harness import HERE, Server, client_env, python_of, run
+from tests.acceptance.lead_sync import LeadWorld
 
 # Airbyte stream -> our typed path (see clients.md §3).
 STREAMS = {
@@ -180,3 +182,68 @@ def test_it_reads_only_records_at_or_after_a_newer_cursor(
     for stream in STREAMS:
         found = {r["id"] for r in again["records"][stream]}
         assert found == expected.get(stream, set()), stream
+
+
+# --- the Leads stream: `sort:updated date_updated >= <state>` --------------------------------
+
+
+@pytest.fixture(scope="module")
+def lead_world(server: Server) -> LeadWorld:
+    return lead_sync.build(server, "Airbyte Leads Org")
+
+
+def _lead_records(airbyte: Airbyte, catalog: Path, state: Any = None) -> dict[str, Any]:
+    args = ["--catalog", str(catalog)]
+    if state is not None:
+        path = airbyte.workdir / "lead-state.json"
+        path.write_text(json.dumps(state))
+        args += ["--state", str(path)]
+    messages = airbyte("read", *args)
+    records = [m["record"]["data"] for m in messages if m["type"] == "RECORD"]
+    states = [
+        {k: v for k, v in m["state"].items() if k != "sourceStats"}
+        for m in messages
+        if m["type"] == "STATE" and m["state"].get("type") == "STREAM"
+    ]
+    return {"records": records, "states": states}
+
+
+def test_a_second_lead_read_reads_exactly_the_changed_leads(
+    server: Server, lead_world: LeadWorld, accept_tmp: Path
+) -> None:
+    workdir = accept_tmp / "airbyte-leads"
+    workdir.mkdir(exist_ok=True)
+    airbyte = Airbyte(server, lead_world.key, workdir)
+    streams = {
+        m["catalog"]["streams"][i]["name"]: m["catalog"]["streams"][i]
+        for m in airbyte("discover")
+        if m["type"] == "CATALOG"
+        for i in range(len(m["catalog"]["streams"]))
+    }
+    catalog = workdir / "leads_catalog.json"
+    configured = {
+        "stream": streams["leads"],
+        "sync_mode": "incremental",
+        "destination_sync_mode": "append",
+        "cursor_field": ["date_updated"],
+    }
+    catalog.write_text(json.dumps({"streams": [configured]}))
+
+    first = _lead_records(airbyte, catalog)
+    assert sorted(r["id"] for r in first["records"]) == sorted(lead_world.ids.values())
+    # As for activities, CDK 0.90 keeps the LAST record's cursor, not a running max, and the
+    # first read (no query) lists newest first: the emitted state is the oldest lead's. From
+    # it the server must answer `date_updated >= state` exactly: here every lead again.
+    emitted = first["states"][-1]
+    assert emitted["stream"]["stream_state"]["date_updated"] == "2026-01-01T12:00:00.000000+00:00"
+    from_emitted = _lead_records(airbyte, catalog, [emitted])
+    assert len(from_emitted["records"]) == len(lead_world.ids)
+
+    # The state a running max holds: the newest date_updated read, echoed verbatim.
+    newest = max(r["date_updated"] for r in first["records"])
+    state = {**emitted, "stream": {**emitted["stream"], "stream_state": {"date_updated": newest}}}
+    # The newest lead (the state's own, which `>=` reads again) and one older one.
+    changed = lead_world.change("Euler", "Ada")
+    again = _lead_records(airbyte, catalog, [state])
+    assert sorted(r["id"] for r in again["records"]) == sorted(changed)
+    assert {r["name"] for r in again["records"]} == {"Euler 2", "Ada 2"}

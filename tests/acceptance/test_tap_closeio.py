@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from tests.acceptance import lead_sync
 from tests.acceptance.harness import HERE, Server, client_env, python_of, run
+from tests.acceptance.lead_sync import LeadWorld
 
 LOOK_BACK = timedelta(seconds=86400)  # the tap's default activities_window_seconds
 
@@ -25,6 +27,7 @@ class Tap:
         self.config.write_text(
             json.dumps({"api_key": key, "start_date": start_date, "date_window": 3650})
         )
+        self.last_log = ""
 
     def __call__(self, *args: str) -> str:
         argv = [
@@ -33,7 +36,9 @@ class Tap:
             "--config",
             str(self.config),
         ]
-        return run([*argv, *args], self.env, timeout=120, cwd=self.workdir).stdout
+        done = run([*argv, *args], self.env, timeout=120, cwd=self.workdir)
+        self.last_log = done.stderr
+        return done.stdout
 
     def sync(self, catalog: Path, state: dict[str, Any] | None = None) -> dict[str, Any]:
         args = ["--catalog", str(catalog)]
@@ -124,3 +129,48 @@ def test_it_syncs_incrementally_from_its_state(
     ids = [r["id"] for r in again["records"]]
     assert len(ids) == len(set(ids))
     assert set(ids) == expected
+
+
+# --- the leads stream: `date_updated>="YYYY-MM-DDTHH:MM" sort:date_updated` ------------------
+
+
+@pytest.fixture(scope="module")
+def lead_world(server: Server) -> LeadWorld:
+    return lead_sync.build(server, "Tap Leads Org")
+
+
+@pytest.fixture(scope="module")
+def lead_tap(server: Server, lead_world: LeadWorld, accept_tmp: Path) -> Tap:
+    workdir = accept_tmp / "tap-leads"
+    workdir.mkdir(exist_ok=True)
+    return Tap(server, lead_world.key, workdir, "2025-12-01T00:00:00Z")
+
+
+def _select(catalog: dict[str, Any], stream_id: str, path: Path) -> Path:
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] == stream_id
+    path.write_text(json.dumps(catalog))
+    return path
+
+
+def test_a_second_lead_sync_reads_exactly_the_changed_leads(
+    lead_tap: Tap, lead_world: LeadWorld
+) -> None:
+    catalog = json.loads(lead_tap("--discover"))
+    selected = _select(catalog, "leads", lead_tap.workdir / "cat.json")
+    first = lead_tap.sync(selected)
+    assert first["streams"] == {"leads"}
+    assert sorted(r["id"] for r in first["records"]) == sorted(lead_world.ids.values())
+    bookmark = first["states"][-1]["bookmarks"]["leads"]["date_updated"]
+    assert parse(bookmark) == parse("2026-01-05T12:00:00+00:00")  # the newest lead's
+
+    # The newest lead (the bookmark's own, which `>=` reads again) and one older one.
+    changed = lead_world.change("Euler", "Brunel")
+    again = lead_tap.sync(selected, first["states"][-1])
+    ids = [r["id"] for r in again["records"]]
+    assert sorted(ids) == sorted(changed)
+    assert {r["name"] for r in again["records"]} == {"Euler 2", "Brunel 2"}
+    # The server itself answered only those two (the tap logs each page's total_results).
+    assert "of total_results `2`" in lead_tap.last_log

@@ -22,6 +22,18 @@ def _nth(refs: Refs, key: str, n: int) -> Any:
     return found[n] if len(found) > n else None
 
 
+_NOTHING = {
+    "type": "and",
+    "queries": [
+        {"type": "object_type", "object_type": "lead"},
+        {
+            "type": "field_condition",
+            "field": {"type": "regular_field", "object_type": "lead", "field_name": "name"},
+            "condition": {"type": "text", "mode": "exact_value", "value": "no such lead"},
+        },
+    ],
+}
+
 # Extra body keys some paths need (write rules beyond the field declarations), built from the
 # ids already known (``refs``: lead_id, contact_id, statuses, custom_activity_type_id...).
 OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
@@ -52,6 +64,13 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
         "url": "http://127.0.0.1:9/tenant-a",
         "events": [{"object_type": "activity.note", "action": "created"}],
     },
+    # Jobs whose search matches no lead: they are objects to isolate, never a change to data.
+    "/bulk_action/edit/": lambda r: {
+        "type": "set_lead_status",
+        "lead_status_id": _nth(r, "lead_statuses", 0),
+        "s_query": _NOTHING,
+    },
+    "/bulk_action/delete/": lambda r: {"bulk_object_type": "call", "s_query": _NOTHING},
     "/activity/status_change/opportunity/": lambda r: {
         "old_status_id": _nth(r, "opportunity_statuses", 0),
         "new_status_id": _nth(r, "opportunity_statuses", 1),

@@ -6,10 +6,10 @@ from crmapi.domain.fields import Field
 from crmapi.query.model import FilterSpec, ListSpec, OrderSpec, id_filters, range_filters
 
 BASE_FIELDS: tuple[Field, ...] = (
-    Field("lead_id", "id", error_key="lead"),
-    Field("contact_id", "id", error_key="contact"),
-    Field("user_id", "id", error_key="user"),
-    Field("created_by", "id", error_key="created_by"),
+    Field("lead_id", "id", error_key="lead", references="lead"),
+    Field("contact_id", "id", error_key="contact", references="contact"),
+    Field("user_id", "id", error_key="user", references="user"),
+    Field("created_by", "id", error_key="created_by", references="user"),
     Field("date_created", "datetime", nullable=False),
     Field("activity_at", "datetime"),
 )

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, Table, or_
 from crmapi.activities import store
 from crmapi.activities.base import SINGLE_LEAD, SINGLE_LEAD_REASON, feed_list_spec
 from crmapi.activities.registry import BY_TYPE
-from crmapi.http.context import Ctx
+from crmapi.domain.context import Call
 from crmapi.query import grammar
 from crmapi.query.model import FilterSpec, ModeSpec
 from crmapi.resources.render import listing
@@ -48,6 +48,10 @@ _TYPE = FilterSpec(
     requires=SINGLE_LEAD,
     requires_reason=SINGLE_LEAD_REASON,
     check=_check_type,
+    # Comma-separated type names, Custom, or custom activity type ids (what _check_type takes).
+    pattern="^{one}(,{one})*$".format(
+        one="\\s*(" + "|".join([*sorted(BY_TYPE), CUSTOM, "actitype_[A-Za-z0-9]+"]) + ")\\s*"
+    ),
     sql=_type_sql,
 )
 FEED = replace(
@@ -80,7 +84,7 @@ def _thread_scope(mode: str | None) -> tuple[tuple[ColumnElement[bool], ...], fr
     return (), frozenset({"Email"})
 
 
-def list_feed(ctx: Ctx) -> dict[str, Any]:
+def list_feed(ctx: Call) -> dict[str, Any]:
     query = grammar.parse(ctx.params, FEED, ctx.tz)
     mode = _thread_mode(ctx.params)
     extra, preview = _thread_scope(mode)

@@ -1,16 +1,16 @@
 """What an activity type declares. Adding a type is one module with one ``ActivitySpec``."""
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from sqlalchemy import Connection
+
+from crmapi.activities.context import WriteContext
+from crmapi.activities.sample import Sample
+from crmapi.domain.declaration import Declaration
 from crmapi.domain.fields import Field, FieldSet, merge
 from crmapi.query.model import FilterSpec
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
-    from crmapi.activities.write import WriteContext
 
 VERBS = ("list", "get", "create", "update", "delete")
 
@@ -21,23 +21,25 @@ BASE_UPDATE = ("contact_id", "activity_at")
 # Hook signatures. ``obj`` is the object about to be stored (the validated body merged over
 # the stored object); ``sent`` is just what the client sent; ``existing`` is None on create.
 ExtraActions = Callable[[dict[str, Any], dict[str, Any] | None, dict[str, Any]], tuple[str, ...]]
-Prepare = Callable[["WriteContext", dict[str, Any], dict[str, Any], dict[str, Any] | None], None]
-Expand = Callable[["Connection", str, list[dict[str, Any]]], None]
-OnDelete = Callable[["WriteContext", dict[str, Any]], None]
+Prepare = Callable[[WriteContext, dict[str, Any], dict[str, Any], dict[str, Any] | None], None]
+Expand = Callable[[Connection, str, list[dict[str, Any]]], None]
+OnDelete = Callable[[WriteContext, dict[str, Any]], None]
 # Runs after the write is stored and its event emitted: ``(wc, before, after)``, either may be
 # None (create/delete). Keeps dependent objects in step (an email's thread follows its emails).
-AfterWrite = Callable[["WriteContext", dict[str, Any] | None, dict[str, Any] | None], None]
+AfterWrite = Callable[[WriteContext, dict[str, Any] | None, dict[str, Any] | None], None]
 # Enriches the one object ``GET /activity/<type>/{id}/`` returns (fields lists leave out).
-Detail = Callable[["Connection", str, dict[str, Any]], None]
+Detail = Callable[[Connection, str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
-class ActivitySpec:
-    """One Close activity type: its wire name, path, fields, verbs and write rules."""
+class ActivitySpec(Declaration):
+    """One Close activity type: its wire name, path, fields, verbs and write rules.
+
+    ``path`` is under /activity/ ("note", "status_change/lead"); ``event_type`` is the suffix
+    of its event object type (activity.<event_type>).
+    """
 
     type: str  # the ``_type`` value, e.g. "Note"
-    path: str  # under /activity/, e.g. "note" or "status_change/lead"
-    event_type: str  # event log object type suffix: activity.<event_type>
     fields: tuple[Field, ...] = ()  # the type's own fields (base fields are added for it)
     verbs: frozenset[str] = frozenset({"list", "get"})
     base_create: tuple[str, ...] = BASE_CREATE
@@ -55,7 +57,10 @@ class ActivitySpec:
     detail: Detail | None = None  # extra fields on GET-one only (e.g. a thread's emails)
     preview_fields: tuple[str, ...] | None = None  # "stripped-down" shape in thread feeds
     in_default_feed: bool = True
-    docs: str = ""  # the Close documentation page this type mirrors
+    # How ``crmapi seed`` and the demo make a realistic one, and its share (percent) of a
+    # seeded feed (activities/sample.py); types without one are written only by the system.
+    sample: Sample | None = None
+    sample_weight: int = 0
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -93,6 +98,4 @@ def _fieldset(spec: ActivitySpec, base: tuple[Field, ...]) -> FieldSet:
 
 
 def _with_access(f: Field, create: bool, update: bool) -> Field:
-    from dataclasses import replace
-
     return replace(f, create=create, update=update)

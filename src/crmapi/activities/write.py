@@ -1,121 +1,39 @@
 """Creating, updating and deleting activities: one transaction, every rule declared by the type."""
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from crmapi.activities import store
 from crmapi.activities.base import BASE_FIELDS
+from crmapi.activities.context import WriteContext
 from crmapi.activities.spec import ActivitySpec
-from crmapi.domain.context import Principal
+from crmapi.domain.context import Actor
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import REQUIRED
-from crmapi.events.emit import emit
-from crmapi.storage import tables as t
-from crmapi.util import dates
+from crmapi.events.emit import change_meta
+from crmapi.resources import repository
 from crmapi.util.ids import new_id
 
-if TYPE_CHECKING:
-    from crmapi.http.context import Ctx
 
-DOES_NOT_EXIST = "Object does not exist."
-
-
-@dataclass
-class WriteContext:
-    """The open transaction and who is writing; hooks receive it."""
-
-    conn: Connection
-    principal: Principal
-    tz: float = 0.0
-    now: str = field(default_factory=dates.now)
-    request_id: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)  # request_method/request_path for events
-    # The raw request body of the write, for hooks reading keys no Field declares (custom.cf_).
-    body: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def org(self) -> str:
-        return self.principal.organization_id
-
-    def emit(
-        self,
-        spec: ActivitySpec,
-        action: str,
-        before: dict[str, Any] | None,
-        after: dict[str, Any] | None,
-    ) -> None:
-        obj = after or before or {}
-        emit(
-            self.conn,
-            self.principal,
-            object_type=f"activity.{spec.event_type}",
-            action=action,
-            object_id=obj["id"],
-            lead_id=obj.get("lead_id"),
-            before=before,
-            after=after,
-            request_id=self.request_id,
-            meta=self.meta,
-        )
-
-
-def write_context(ctx: "Ctx", conn: Connection) -> WriteContext:
-    """The write context of an HTTP request."""
+def write_context(ctx: Actor, conn: Connection) -> WriteContext:
+    """The write context of a domain call (an HTTP request, the demo story...)."""
     return WriteContext(
         conn=conn,
         principal=ctx.principal,
         tz=ctx.tz,
         request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
+        meta=change_meta(ctx),
     )
 
 
 def check_references(wc: WriteContext, values: dict[str, Any]) -> None:
     """``lead_id``, ``contact_id`` and user ids must name objects of the caller's organization."""
-    errors: dict[str, str] = {}
-    org = wc.org
-    lead_id = values.get("lead_id")
-    if lead_id is not None and not _exists(wc.conn, t.lead, org, lead_id):
-        errors["lead"] = DOES_NOT_EXIST
-    contact_id = values.get("contact_id")
-    if contact_id is not None and not _exists(wc.conn, t.contact, org, contact_id):
-        errors["contact"] = DOES_NOT_EXIST
-    for name, key in (("user_id", "user"), ("created_by", "created_by")):
-        user_id = values.get(name)
-        if user_id is not None and not _is_member(wc.conn, org, user_id):
-            errors[key] = DOES_NOT_EXIST
-    if errors:
-        raise InvalidRequest(field_errors=errors)
-
-
-def _exists(conn: Connection, table: Any, org: str, object_id: str) -> bool:
-    return (
-        conn.execute(
-            select(table.c.id).where(table.c.organization_id == org, table.c.id == object_id)
-        ).first()
-        is not None
-    )
-
-
-def _is_member(conn: Connection, org: str, user_id: str) -> bool:
-    return (
-        conn.execute(
-            select(t.membership.c.id).where(
-                t.membership.c.organization_id == org, t.membership.c.user_id == user_id
-            )
-        ).first()
-        is not None
-    )
+    repository.check_references(wc.conn, wc.org, BASE_FIELDS, values)
 
 
 def contact_lead(conn: Connection, org: str, contact_id: str) -> str | None:
-    return conn.execute(
-        select(t.contact.c.lead_id).where(
-            t.contact.c.organization_id == org, t.contact.c.id == contact_id
-        )
-    ).scalar()
+    return repository.contact_lead(conn, org, contact_id)
 
 
 def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[str, Any]:

@@ -22,9 +22,13 @@ class InvalidRequest(APIError):
         self,
         errors: list[str] | None = None,
         field_errors: Mapping[str, str] | None = None,
+        *,
+        error: str | None = None,
     ) -> None:
         self.errors = list(errors or [])
         self.field_errors = dict(field_errors or {})
+        # A top-level ``error`` string as well, where Close sends one (the max_skip 400).
+        self.error = error
         super().__init__(
             "; ".join(self.errors + [f"{k}: {v}" for k, v in self.field_errors.items()])
         )
@@ -64,6 +68,16 @@ class RequestTimeout(APIError):
         self.retry_after = 2
 
 
+class ServiceUnavailable(APIError):
+    """503: the database cannot answer now (down, restarting); clients retry with Retry-After."""
+
+    status = 503
+
+    def __init__(self, message: str = "The service is temporarily unavailable; try again.") -> None:
+        super().__init__(message)
+        self.retry_after = 2
+
+
 class RateLimited(APIError):
     """429; carries what the limiter knows so the renderer can fill Close's body and headers."""
 
@@ -85,6 +99,10 @@ UNAUTHORIZED_MESSAGE = (
     "either supplied the wrong credentials (e.g. a bad password), or your browser doesn't "
     "understand how to supply the credentials required."
 )
+
+
+# Close's field error for an id naming nothing the caller's organization holds.
+DOES_NOT_EXIST = "Object does not exist."
 
 
 def object_not_found(model: str) -> NotFound:

@@ -29,6 +29,17 @@ Kind = Literal[
 
 REQUIRED = "This field is required."
 NOT_NULL = "This field may not be null."
+BLANK = "This field may not be blank."
+
+# Bounds every field has unless it declares tighter ones: what storage can hold. Integers and
+# numbers fit a signed 64-bit integer (BIGINT; JSON documents are encoded by orjson, which
+# stops at 64 bits); floats are finite; JSON values nest at most MAX_DEPTH deep (orjson stops
+# encoding at 255 levels, and a field's value sits inside a stored document).
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+MAX_DEPTH = 32
 
 
 class FieldError(ValueError):
@@ -48,15 +59,26 @@ class Field:
     required: bool = False  # must be present (and non-null) on create
     nullable: bool = True
     max_length: int | None = None
+    blank: bool = True  # False: a string of only whitespace is refused
     max_items: int | None = None
     minimum: float | None = None
     maximum: float | None = None
     error_key: str | None = None  # Close names some fields differently in field-errors
     on_request: bool = False  # returned only when asked for with _fields (e.g. transcripts)
+    # The resource an id field names ("lead", "contact", "user"...): it must exist in the
+    # caller's organization (``resources.repository.check_references``).
+    references: str | None = None
 
     @property
     def key(self) -> str:
         return self.error_key or self.name
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The range a number must be in: declared, else what storage holds (64-bit)."""
+        low = self.minimum if self.minimum is not None else INT64_MIN
+        high = self.maximum if self.maximum is not None else INT64_MAX
+        return low, high
 
 
 def _check_str(f: Field, value: Any) -> str:
@@ -66,6 +88,8 @@ def _check_str(f: Field, value: Any) -> str:
         raise FieldError("Null characters are not allowed.")
     if f.max_length is not None and len(value) > f.max_length:
         raise FieldError(f"String value is too long (max {f.max_length}).")
+    if not f.blank and not value.strip():
+        raise FieldError(BLANK)
     return value
 
 
@@ -95,10 +119,29 @@ def _check_number(f: Field, value: Any) -> float | int:
 
 
 def _check_range(f: Field, value: float) -> None:
-    if f.minimum is not None and value < f.minimum:
-        raise FieldError(f"Number must be at least {f.minimum:g}.")
-    if f.maximum is not None and value > f.maximum:
-        raise FieldError(f"Number must be at most {f.maximum:g}.")
+    low, high = f.bounds
+    if value < low:
+        raise FieldError(f"Number must be at least {_show(low)}.")
+    if value > high:
+        raise FieldError(f"Number must be at most {_show(high)}.")
+
+
+def _show(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+
+def depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """How deep a JSON value nests (a scalar is 0), counting no further than ``limit + 1``."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((depth(item, limit - 1) for item in items), default=0)
+
+
+def _check_depth(value: Any) -> Any:
+    if depth(value) > MAX_DEPTH:
+        raise FieldError(f"Value is nested too deeply (max {MAX_DEPTH} levels).")
+    return value
 
 
 def _check_bool(f: Field, value: Any) -> bool:
@@ -136,6 +179,7 @@ def _check_list(f: Field, value: Any) -> list[Any]:
         raise FieldError("Not a valid list.")
     if f.max_items is not None and len(value) > f.max_items:
         raise FieldError(f"List is too long (max {f.max_items} items).")
+    _check_depth(value)
     return value
 
 
@@ -149,6 +193,7 @@ def _check_str_list(f: Field, value: Any) -> list[str]:
 def _check_object(f: Field, value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FieldError("Not a valid object.")
+    _check_depth(value)
     return value
 
 
@@ -177,7 +222,7 @@ _CHECKS: dict[str, Callable[[Field, Any], Any]] = {
     "object": _check_object,
     "object_list": _check_object_list,
     "id": _check_id,
-    "any": lambda f, v: v,
+    "any": lambda f, v: _check_depth(v),
 }
 
 

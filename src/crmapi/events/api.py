@@ -6,13 +6,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, exists, or_, select
 
+from crmapi.domain.context import Call
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.events import cursor as cursors
 from crmapi.events.emit import EVENT_KEYS
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
-from crmapi.query.model import FilterSpec, ListSpec, range_filters
+from crmapi.query.model import MAX_VALUE_LENGTH, FilterSpec, ListSpec, range_filters
 from crmapi.resources.render import project
+from crmapi.resources.spec import Operation
 from crmapi.storage import tables as t
 from crmapi.util import dates
 
@@ -97,6 +97,9 @@ def parse(params: Mapping[str, str], tz: float) -> EventQuery:
     given = {name: params[name] for name in FILTERS if params.get(name)}
     if set(given) not in COMBINATIONS:
         errors.append(_combination_error(set(given)))
+    for name, value in given.items():
+        if "\x00" in value or len(value) > MAX_VALUE_LENGTH:  # as every other list
+            field_errors[name] = "Invalid value."
     conditions = [E.c[name] == value for name, value in given.items()]
     for name, spec in LIST.filters.items():
         raw = params.get(name)
@@ -153,7 +156,7 @@ def render(row: Any) -> dict[str, Any]:
     return {key: getattr(row, key) for key in EVENT_KEYS}
 
 
-def list_events(ctx: Ctx) -> dict[str, Any]:
+def list_events(ctx: Call) -> dict[str, Any]:
     query = parse(ctx.params, ctx.tz)
     scope = [E.c.organization_id == ctx.org, *query.conditions]
     with ctx.db.read() as conn:
@@ -174,7 +177,7 @@ def list_events(ctx: Ctx) -> dict[str, Any]:
     }
 
 
-def get_event(ctx: Ctx) -> dict[str, Any]:
+def get_event(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
         row = conn.execute(
             select(E).where(E.c.organization_id == ctx.org, E.c.id == ctx.path_params["id"])
@@ -184,7 +187,10 @@ def get_event(ctx: Ctx) -> dict[str, Any]:
     return project(render(row), ctx.params)
 
 
-ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/event/", {"GET": Op(list_events, summary="The event log, newest first", list_spec=LIST)}),
-    ("/event/{id}/", {"GET": Op(get_event, summary="Get an event")}),
+ROUTES: list[tuple[str, dict[str, Operation]]] = [
+    (
+        "/event/",
+        {"GET": Operation(list_events, summary="The event log, newest first", list_spec=LIST)},
+    ),
+    ("/event/{id}/", {"GET": Operation(get_event, summary="Get an event")}),
 ]

@@ -6,19 +6,16 @@ too, so an event and its deliveries commit (or roll back) together.
 """
 
 import threading
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, insert
 
-from crmapi.domain.context import Principal
-from crmapi.events import outbox
+from crmapi.domain.context import Actor, Principal
+from crmapi.events import caused, outbox
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
-
-if TYPE_CHECKING:
-    from crmapi.http.context import Ctx
 
 # Keys whose change alone does not make an update worth reporting (they still appear in
 # ``changed_fields`` next to a real change, as in Close's opportunity-won example).
@@ -46,25 +43,31 @@ EVENT_KEYS = (
 
 
 class _Clock:
-    """Strictly increasing timestamps within this process.
+    """Strictly increasing timestamps per organization within this process.
 
     Events are listed newest first by ``date_updated``; two events of one request (a lead and
     its ``Created`` activity) must not share a timestamp or their order would depend on ids.
+    Time is the organization's (its test clock may be frozen or elsewhere): a tie moves a
+    microsecond on, while a clock set back by more than a second is taken as it is.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last = datetime.min.replace(tzinfo=UTC)
+        self._last: dict[str, datetime] = {}
 
-    def now(self) -> str:
+    def now(self, org: str = "") -> str:
+        current = dates.to_datetime(dates.now())
         with self._lock:
-            current = datetime.now(UTC)
-            if current <= self._last:
-                current = self._last + timedelta(microseconds=1)
-            self._last = current
+            last = self._last.get(org)
+            if last is not None and last - _REWIND < current <= last:
+                current = last + timedelta(microseconds=1)
+            if len(self._last) > 100_000:
+                self._last.clear()
+            self._last[org] = current
         return dates.canonical(current)
 
 
+_REWIND = timedelta(seconds=1)
 _clock = _Clock()
 
 
@@ -111,7 +114,7 @@ def emit(
     if diff is None:
         return None
     fields, previous = diff
-    now = _clock.now()
+    now = _clock.now(principal.organization_id)
     event: dict[str, Any] = {
         "id": new_id("ev"),
         "date_created": now,
@@ -132,12 +135,24 @@ def emit(
     }
     conn.execute(insert(t.event).values(**event))
     outbox.enqueue(conn, event)
+    caused.note(event["id"])
     return str(event["id"])
+
+
+def change_meta(ctx: Actor) -> dict[str, Any]:
+    """An event's ``meta``: the request that caused the change, and the bulk action that
+    made it when one did (core.md §12.2: ``meta.bulk_action_id``). Only a bulk action's own
+    context carries that id, so it is read by name instead of widening ``Actor``."""
+    meta: dict[str, Any] = {"request_method": ctx.method, "request_path": ctx.path}
+    bulk_action_id = getattr(ctx, "bulk_action_id", None)
+    if bulk_action_id:
+        meta["bulk_action_id"] = bulk_action_id
+    return meta
 
 
 def emit_change(
     conn: Connection,
-    ctx: "Ctx",
+    ctx: Actor,
     object_type: str,
     action: str,
     before: dict[str, Any] | None,
@@ -160,5 +175,5 @@ def emit_change(
         before=before,
         after=after,
         request_id=ctx.request_id,
-        meta={"request_method": ctx.method, "request_path": ctx.path},
+        meta=change_meta(ctx),
     )

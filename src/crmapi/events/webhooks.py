@@ -3,19 +3,17 @@
 import re
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
-from starlette.responses import Response
 
+from crmapi.domain.context import Call, Reply
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events import filters
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
-from crmapi.http.errors import json_response
+from crmapi.events import filters, urlpolicy
+from crmapi.events.webhook_access import is_admin, require_manager
 from crmapi.query.model import UNPAGED
 from crmapi.resources.render import project
+from crmapi.resources.spec import Operation
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
@@ -46,6 +44,7 @@ OBJECT_TYPES = frozenset(
         "sequence_subscription",
         "comment",
         "comment_thread",
+        "outcome",
     }
 )
 OBJECT_TYPE_FAMILIES = re.compile(
@@ -81,11 +80,13 @@ FIELDS = FieldSet(
 )
 
 
-def _check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidRequest(field_errors={"url": "Enter a valid http(s) URL."})
-    return url.strip()
+def _check_url(ctx: Call, url: str) -> str:
+    """Syntax in every mode; the destination's address per the mode (events/urlpolicy.py)."""
+    try:
+        urlpolicy.UrlPolicy.from_settings(ctx.settings).check_url(url)
+    except urlpolicy.UrlRefused as exc:
+        raise InvalidRequest(field_errors={"url": str(exc)}) from None
+    return url
 
 
 def _check_event(item: dict[str, Any], i: int) -> dict[str, Any]:
@@ -152,22 +153,30 @@ def _get_row(conn: Connection, org: str, webhook_id: str) -> Row[Any]:
     return row
 
 
-def list_webhooks(ctx: Ctx) -> dict[str, Any]:
+def _managed_row(conn: Connection, ctx: Call) -> Row[Any]:
+    """The subscription of the path, if the caller may manage it (404 first, then 403)."""
+    row = _get_row(conn, ctx.org, ctx.path_params["id"])
+    require_manager(row, ctx.user_id, is_admin(conn, ctx.org, ctx.user_id))
+    return row
+
+
+def list_webhooks(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        rows = conn.execute(
-            select(W).where(W.c.organization_id == ctx.org).order_by(W.c.date_created, W.c.id)
-        ).all()
+        stmt = select(W).where(W.c.organization_id == ctx.org)
+        if not is_admin(conn, ctx.org, ctx.user_id):
+            stmt = stmt.where(W.c.created_by == ctx.user_id)
+        rows = conn.execute(stmt.order_by(W.c.date_created, W.c.id)).all()
     return {"data": [project(render(r), ctx.params) for r in rows], "has_more": False}
 
 
-def get_webhook(ctx: Ctx) -> dict[str, Any]:
+def get_webhook(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        return project(render(_get_row(conn, ctx.org, ctx.path_params["id"])), ctx.params)
+        return project(render(_managed_row(conn, ctx)), ctx.params)
 
 
-def create_webhook(ctx: Ctx) -> Response:
+def create_webhook(ctx: Call) -> Reply:
     values = FIELDS.validate(ctx.body, creating=True)
-    url = _check_url(values["url"])
+    url = _check_url(ctx, values["url"])
     events = _check_events(values["events"])
     now = dates.now()
     webhook_id = new_id("whsub")
@@ -196,23 +205,26 @@ def create_webhook(ctx: Ctx) -> Response:
             )
         )
         created = render(_get_row(conn, ctx.org, webhook_id))
-    return json_response(
-        project(created, ctx.params), 201, {"Location": f"{ctx.path.rstrip('/')}/{webhook_id}/"}
+    return Reply(
+        project(created, ctx.params), {"Location": f"{ctx.path.rstrip('/')}/{webhook_id}/"}
     )
 
 
-def update_webhook(ctx: Ctx) -> dict[str, Any]:
+def update_webhook(ctx: Call) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        # Unknown (or another organization's) id first: 404 whatever the body holds; then
+        # another member's subscription: 403.
+        _managed_row(conn, ctx)
+    values = FIELDS.validate(ctx.body, creating=False)
+    changes: dict[str, Any] = {}
+    if "url" in values:  # may resolve a name (production): outside the write transaction
+        changes["url"] = _check_url(ctx, values["url"])
+    if "events" in values:
+        changes["events"] = _check_events(values["events"])
+    if "verify_ssl" in values:
+        changes["verify_ssl"] = values["verify_ssl"]
     with ctx.db.write() as conn:
-        # Unknown (or another organization's) id first: 404 whatever the body holds.
-        row = _get_row(conn, ctx.org, ctx.path_params["id"])
-        values = FIELDS.validate(ctx.body, creating=False)
-        changes: dict[str, Any] = {}
-        if "url" in values:
-            changes["url"] = _check_url(values["url"])
-        if "events" in values:
-            changes["events"] = _check_events(values["events"])
-        if "verify_ssl" in values:
-            changes["verify_ssl"] = values["verify_ssl"]
+        row = _managed_row(conn, ctx)
         status = values.get("status")
         if status == "paused" and row.status != "paused":
             changes.update(status="paused", pause_reason="api")
@@ -227,34 +239,36 @@ def update_webhook(ctx: Ctx) -> dict[str, Any]:
         return project(render(_get_row(conn, ctx.org, row.id)), ctx.params)
 
 
-def delete_webhook(ctx: Ctx) -> dict[str, Any]:
+def delete_webhook(ctx: Call) -> dict[str, Any]:
     D = t.webhook_delivery
     with ctx.db.write() as conn:
-        row = _get_row(conn, ctx.org, ctx.path_params["id"])
+        row = _managed_row(conn, ctx)
         conn.execute(delete(D).where(D.c.organization_id == ctx.org, D.c.webhook_id == row.id))
         conn.execute(delete(W).where(W.c.organization_id == ctx.org, W.c.id == row.id))
     return {}
 
 
-ROUTES: list[tuple[str, dict[str, Op]]] = [
+ROUTES: list[tuple[str, dict[str, Operation]]] = [
     (
         "/webhook/",
         {
-            "GET": Op(
+            "GET": Operation(
                 list_webhooks,
                 summary="List webhook subscriptions",
                 list_spec=UNPAGED,
                 fields=FIELDS,
             ),
-            "POST": Op(create_webhook, 201, summary="Subscribe a webhook", fields=FIELDS),
+            "POST": Operation(create_webhook, "Subscribe a webhook", 201, fields=FIELDS),
         },
     ),
     (
         "/webhook/{id}/",
         {
-            "GET": Op(get_webhook, summary="Get a webhook subscription", fields=FIELDS),
-            "PUT": Op(update_webhook, summary="Update (pause, resume) a webhook", fields=FIELDS),
-            "DELETE": Op(delete_webhook, summary="Delete a webhook subscription"),
+            "GET": Operation(get_webhook, summary="Get a webhook subscription", fields=FIELDS),
+            "PUT": Operation(
+                update_webhook, summary="Update (pause, resume) a webhook", fields=FIELDS
+            ),
+            "DELETE": Operation(delete_webhook, summary="Delete a webhook subscription"),
         },
     ),
 ]

@@ -12,11 +12,14 @@ from crmapi.domain.errors import (
     MethodNotAllowed,
     RateLimited,
     RequestTimeout,
+    ServiceUnavailable,
 )
 from crmapi.http import ratelimit
 from crmapi.util.jsonutil import dumps
 
 log = logging.getLogger("crmapi")
+# Lines about connections go where uvicorn logs its own (shown at the default level).
+server_log = logging.getLogger("uvicorn.error")
 
 _HTTP_MESSAGES = {
     404: "The requested URL was not found on the server.",
@@ -32,7 +35,8 @@ def json_response(
 
 def error_body(exc: APIError) -> dict[str, object]:
     if isinstance(exc, InvalidRequest):
-        return {"errors": exc.errors, "field-errors": exc.field_errors}
+        body: dict[str, object] = {"errors": exc.errors, "field-errors": exc.field_errors}
+        return body if exc.error is None else {"error": exc.error, **body}
     if isinstance(exc, RateLimited):
         details: dict[str, object] = {
             "message": exc.message,
@@ -58,7 +62,7 @@ def rate_limit_headers(exc: RateLimited) -> dict[str, str]:
 
 def render_error(exc: APIError) -> Response:
     headers = rate_limit_headers(exc) if isinstance(exc, RateLimited) else None
-    if isinstance(exc, RequestTimeout):
+    if isinstance(exc, RequestTimeout | ServiceUnavailable):
         headers = {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, MethodNotAllowed) and exc.allow:
         headers = {"Allow": exc.allow}
@@ -75,6 +79,13 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     message = _HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
     headers = dict(exc.headers or {})
     return json_response({"error": message}, exc.status_code, headers or None)
+
+
+def client_gone(request: Request | None) -> Response:
+    """The client hung up (mid-body or before the answer): one quiet line, no traceback."""
+    where = f" during {request.method} {request.url.path}" if request is not None else ""
+    server_log.info("client disconnected%s", where)
+    return Response(status_code=499)
 
 
 async def server_error_handler(request: Request, exc: Exception) -> Response:

@@ -28,6 +28,7 @@ class CloseConventions:
                 await json_response({"error": message}, 414)(scope, receive, send)
                 return
             scope = dict(scope)
+            scope["crmapi.raw_path"] = scope["path"]  # as sent, for the emulator's journal
             path = _SLASHES.sub("/", scope["path"])
             if not path.endswith("/"):
                 path += "/"

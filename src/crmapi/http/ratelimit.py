@@ -1,7 +1,9 @@
 """Close-style rate limits: per API key and (3x higher) per organization, per endpoint group.
 
-A fixed window of ``window`` seconds per (caller, group). State lives in this process, which
-is right for one machine; docs/decisions.md says how it would be shared across machines.
+A fixed window of ``window`` seconds per (caller, group). By default the state lives in this
+process, which is right for one machine (SQLite); with several hosts a shared store
+(``http.ratelimit_store``: PostgreSQL or Redis) holds the windows, so one key has one limit
+and every host reports the same numbers.
 
 The headers are read by real clients, so their forms matter:
 - ``RateLimit: limit=N, remaining=N, reset=S`` with an integer ``S`` (closeio's regex is
@@ -15,8 +17,9 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from crmapi.domain.context import Principal
 from crmapi.domain.errors import RateLimited
@@ -61,13 +64,33 @@ def headers(quota: Quota) -> dict[str, str]:
     }
 
 
+class SharedWindows(Protocol):
+    """Windows kept outside the process, counted atomically for all of a request's buckets."""
+
+    def hit(
+        self, organization_id: str, buckets: Sequence[tuple[str, int]], window: int
+    ) -> tuple[bool, list[Quota]]:
+        """Count one request in every bucket unless one is exhausted.
+
+        Returns whether it was counted and each bucket's quota *before* this request.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
 class RateLimiter:
     def __init__(
-        self, per_key: int, window: int = 1, clock: Callable[[], float] = time.monotonic
+        self,
+        per_key: int,
+        window: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        store: SharedWindows | None = None,
     ) -> None:
         self.per_key = per_key
         self.window = max(1, window)
         self._now = clock
+        self.store = store
         self._lock = threading.Lock()
         # (caller, group) -> (window start, requests counted in it)
         self._counts: dict[tuple[str, str], tuple[float, int]] = {}
@@ -76,16 +99,18 @@ class RateLimiter:
         """Count one request; raise 429 when a limit is hit, else return the headers."""
         if self.per_key <= 0:
             return {}
-        now = self._now()
         key = principal.api_key_id or f"{principal.user_id}:{principal.oauth_client_id}"
+        # The organization's bucket comes first: shared stores lock buckets in this order.
         buckets = (
             ("organization", (principal.organization_id, group), self.per_key * ORG_MULTIPLIER),
             ("key", (key, group), self.per_key),
         )
-        with self._lock:
-            if len(self._counts) > PRUNE_AT:
-                self._prune(now)
-            quotas = [self._peek(bucket, limit, now) for _, bucket, limit in buckets]
+        if self.store is None:
+            allowed, quotas = self._hit_here(buckets)
+        else:
+            named = [(f"{kind}:{who}:{grp}", limit) for kind, (who, grp), limit in buckets]
+            allowed, quotas = self.store.hit(principal.organization_id, named, self.window)
+        if not allowed:
             for (kind, _, limit), quota in zip(buckets, quotas, strict=True):
                 if quota.remaining <= 0:
                     raise RateLimited(
@@ -95,13 +120,29 @@ class RateLimiter:
                         limit_type=kind,
                         window=self.window,
                     )
+        # Report whichever bucket is closer to running out (the one that will 429 first).
+        tightest = min(quotas, key=lambda q: (q.remaining, -q.reset))
+        return headers(Quota(tightest.limit, tightest.remaining - 1, tightest.reset))
+
+    def _hit_here(
+        self, buckets: Sequence[tuple[str, tuple[str, str], int]]
+    ) -> tuple[bool, list[Quota]]:
+        now = self._now()
+        with self._lock:
+            if len(self._counts) > PRUNE_AT:
+                self._prune(now)
+            quotas = [self._peek(bucket, limit, now) for _, bucket, limit in buckets]
+            if any(quota.remaining <= 0 for quota in quotas):
+                return False, quotas
             # Count only requests that are served, in both buckets at once.
             for _, bucket, _ in buckets:
                 start, used = self._window(bucket, now)
                 self._counts[bucket] = (start, used + 1)
-        # Report whichever bucket is closer to running out (the one that will 429 first).
-        tightest = min(quotas, key=lambda q: (q.remaining, -q.reset))
-        return headers(Quota(tightest.limit, tightest.remaining - 1, tightest.reset))
+        return True, quotas
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
     def _window(self, bucket: tuple[str, str], now: float) -> tuple[float, int]:
         start, used = self._counts.get(bucket, (now, 0))

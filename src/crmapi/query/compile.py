@@ -3,7 +3,17 @@
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, Select, Table, and_, bindparam, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    select,
+)
 
 from crmapi.query.model import Condition, ListQuery
 
@@ -62,8 +72,6 @@ def page(
 
 
 def count(table: Table, query: ListQuery, scope: ColumnElement[bool]) -> Select[Any]:
-    from sqlalchemy import func
-
     return select(func.count()).select_from(table).where(and_(scope, *where(table, query)))
 
 

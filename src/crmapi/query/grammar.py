@@ -25,7 +25,7 @@ def parse(params: Mapping[str, str], spec: ListSpec, tz: float = 0.0) -> ListQue
     skip = _int_param(params, "_skip", 0, field_errors)
     limit = _int_param(params, "_limit", spec.default_limit, field_errors)
     if skip is not None and spec.max_skip is not None and skip > spec.max_skip:
-        field_errors["_skip"] = f"_skip is too large (max_skip = {spec.max_skip})."
+        raise skip_too_large(spec.max_skip)
     if limit is not None and limit > spec.max_limit:
         field_errors["_limit"] = (
             f"_limit is too large (the maximum for this resource is {spec.max_limit})."
@@ -50,6 +50,18 @@ def parse(params: Mapping[str, str], spec: ListSpec, tz: float = 0.0) -> ListQue
     assert skip is not None
     assert limit is not None
     return ListQuery(tuple(conditions), order_column, descending, skip, limit, fields, params)
+
+
+def skip_too_large(cap: int) -> InvalidRequest:
+    """Close's max_skip 400: tap-closeio restarts paging on ``max_skip = `` in ``error``,
+    Airbyte on ``less than or equal to`` (spec more.md §1.8)."""
+    return InvalidRequest(
+        error=(
+            "The skip you set is larger than the maximum skip for this resource "
+            f"(max_skip = {cap}). _skip must be less than or equal to {cap}. "
+            "Please refine your search query."
+        )
+    )
 
 
 def _int_param(
@@ -106,7 +118,7 @@ def _values(raw: Any, fspec: FilterSpec, spec: ListSpec, tz: float) -> tuple[Any
 
 
 def _coerce(text: str, fspec: FilterSpec, tz: float) -> Any:
-    if "\x00" in text or len(text) > 500:
+    if "\x00" in text or len(text) > fspec.max_length:
         raise ValueError("Invalid value.")
     if fspec.choices and text not in fspec.choices:
         raise ValueError(f"{text[:50]!r} is not valid; use one of {', '.join(fspec.choices)}.")
@@ -127,9 +139,12 @@ def _coerce(text: str, fspec: FilterSpec, tz: float) -> Any:
         return lowered in ("true", "1")
     if fspec.kind == "int":
         try:
-            return int(text)
+            number = int(text)
         except ValueError:
             raise ValueError(f"{text[:50]!r} is not a whole number.") from None
+        if abs(number) > MAX_INT:  # what every backend can bind
+            raise ValueError(f"{text[:50]!r} is too large (max {MAX_INT}).")
+        return number
     return text
 
 
@@ -162,11 +177,19 @@ def _modes(params: Mapping[str, str], spec: ListSpec, field_errors: dict[str, st
             )
 
 
-def _fields(raw: str | None, field_errors: dict[str, str]) -> frozenset[str] | None:
+def field_names(raw: str | None) -> frozenset[str] | None:
+    """``_fields=a, b`` as the names asked for; None when absent or empty (every field).
+
+    The one parser of ``_fields``: lists (with the bound below), single objects and writes.
+    """
     if raw is None or not raw.strip():
         return None
-    names = [n.strip() for n in raw.split(",") if n.strip()]
-    if len(names) > MAX_FIELDS:
+    return frozenset(n.strip() for n in raw.split(",") if n.strip())
+
+
+def _fields(raw: str | None, field_errors: dict[str, str]) -> frozenset[str] | None:
+    names = field_names(raw)
+    if names is not None and len([n for n in (raw or "").split(",") if n.strip()]) > MAX_FIELDS:
         field_errors["_fields"] = f"Too many fields (max {MAX_FIELDS})."
         return None
-    return frozenset(names)
+    return names

@@ -14,6 +14,10 @@ SqlBuilder = Callable[[Table, list[Any]], ColumnElement[bool]]
 ValueCheck = Callable[[str], Any]
 
 
+# Longest single filter value (ids, labels, dates); a longer one is a 400.
+MAX_VALUE_LENGTH = 500
+
+
 @dataclass(frozen=True)
 class FilterSpec:
     """One accepted query parameter and how it narrows the rows."""
@@ -29,7 +33,9 @@ class FilterSpec:
     requires_order: str | None = None
     choices: tuple[str, ...] = ()  # the only accepted values (each of a comma list)
     check: ValueCheck | None = None  # extra per-value validation; raises ValueError
+    pattern: str | None = None  # what ``check`` accepts, for the OpenAPI document
     sql: SqlBuilder | None = None  # custom SQL for values that are not a plain column test
+    max_length: int = MAX_VALUE_LENGTH  # longest accepted value (search queries are longer)
 
 
 @dataclass(frozen=True)
@@ -61,10 +67,14 @@ class ListSpec:
     default_order: str = "-date_created"
     default_limit: int = 100
     max_limit: int = 100
-    max_skip: int | None = None
+    # Close's cap (observed on /activity/email/): an offset costs a scan of every row it
+    # skips, so it bounds the most expensive valid page; deeper reads page by date ranges.
+    max_skip: int | None = 250_000
     max_in_items: int = 1000
     paging: Paging = "skip"
     modes: Mapping[str, ModeSpec] = field(default_factory=dict)
+    # Parameters Close deprecated (and still accepts); name -> why. Strict mode reports them.
+    deprecated: Mapping[str, str] = field(default_factory=dict)
 
 
 # Small lists returned whole (statuses, pipelines, webhooks): only ``_fields`` applies.

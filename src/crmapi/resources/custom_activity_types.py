@@ -4,20 +4,19 @@ A type's ``fields`` are its activity custom fields (``/custom_field/activity/``)
 their metadata in the type's display order; PUT may reorder them but never adds any.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
+from crmapi.domain.context import Actor
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
-from crmapi.query import compile as qc
-from crmapi.query import grammar
 from crmapi.query.model import ListSpec, OrderSpec
-from crmapi.resources.lookup import scoped_row
-from crmapi.resources.render import listing, project
+from crmapi.resources import repository
+from crmapi.resources.handlers import creating, deleting, updating
+from crmapi.resources.spec import Operation, ResourceSpec
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
@@ -27,7 +26,7 @@ CAT = t.custom_activity_type
 CF = t.custom_field
 FIELDS = FieldSet(
     (
-        Field("name", "str", required=True, nullable=False, max_length=255),
+        Field("name", "str", required=True, nullable=False, max_length=255, blank=False),
         Field("description", "str", max_length=10_000),
         Field("api_create_only", "bool", nullable=False),
         Field("editable_with_roles", "str_list", nullable=False, max_items=100),
@@ -83,7 +82,9 @@ def _ordered(rows: list[Any], order: list[str]) -> list[Any]:
     return sorted(rows, key=lambda r: rank.get(r.id, len(rank)))
 
 
-def render_rows(conn: Connection, org_id: str, rows: list[Row[Any]]) -> list[dict[str, Any]]:
+def render_rows(
+    conn: Connection, org_id: str, rows: Sequence[Row[Any]], tz: float = 0.0
+) -> list[dict[str, Any]]:
     fields = _fields_by_type(conn, org_id, [r.id for r in rows])
     return [
         {
@@ -104,15 +105,11 @@ def render_rows(conn: Connection, org_id: str, rows: list[Row[Any]]) -> list[dic
     ]
 
 
-def get_row(conn: Connection, org_id: str, type_id: str) -> Row[Any]:
-    return scoped_row(conn, CAT, org_id, type_id, "CustomActivityType")
-
-
 def render_one(conn: Connection, org_id: str, type_id: str) -> dict[str, Any]:
-    return render_rows(conn, org_id, [get_row(conn, org_id, type_id)])[0]
+    return repository.render_one(conn, SPEC, org_id, type_id)
 
 
-def _emit(ctx: Ctx, conn: Connection, action: str, **change: Any) -> None:
+def _emit(ctx: Actor, conn: Connection, action: str, **change: Any) -> None:
     emit_change(
         conn, ctx, "custom_activity_type", action, change.get("before"), change.get("after")
     )
@@ -123,43 +120,30 @@ def _check_name(values: dict[str, Any]) -> None:
         raise InvalidRequest(field_errors={"name": BLANK})
 
 
-def list_types(ctx: Ctx) -> dict[str, Any]:
-    query = grammar.parse(ctx.params, LIST, ctx.tz)
-    with ctx.db.read() as conn:
-        rows = conn.execute(qc.page(select(CAT), CAT, query, CAT.c.organization_id == ctx.org))
-        return listing(render_rows(conn, ctx.org, list(rows)), query)
-
-
-def get_type(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.read() as conn:
-        return project(render_one(conn, ctx.org, ctx.path_params["id"]), ctx.params)
-
-
-def create_type(ctx: Ctx) -> dict[str, Any]:
-    values = FIELDS.validate(ctx.body, creating=True)
+def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
+    values = FIELDS.validate(body, creating=True)
     _check_name(values)
     now = dates.now()
     type_id = new_id("actitype")
-    with ctx.db.write() as conn:
-        conn.execute(
-            insert(CAT).values(
-                id=type_id,
-                organization_id=ctx.org,
-                name=values["name"],
-                description=values.get("description"),
-                api_create_only=values.get("api_create_only", False),
-                editable_with_roles=values.get("editable_with_roles") or [],
-                is_archived=False,
-                field_order=[],
-                created_by=ctx.user_id,
-                updated_by=ctx.user_id,
-                date_created=now,
-                date_updated=now,
-            )
+    conn.execute(
+        insert(CAT).values(
+            id=type_id,
+            organization_id=ctx.org,
+            name=values["name"],
+            description=values.get("description"),
+            api_create_only=values.get("api_create_only", False),
+            editable_with_roles=values.get("editable_with_roles") or [],
+            is_archived=False,
+            field_order=[],
+            created_by=ctx.user_id,
+            updated_by=ctx.user_id,
+            date_created=now,
+            date_updated=now,
         )
-        created = render_one(conn, ctx.org, type_id)
-        _emit(ctx, conn, "created", after=created)
-    return project(created, ctx.params)
+    )
+    created = render_one(conn, ctx.org, type_id)
+    _emit(ctx, conn, "created", after=created)
+    return created
 
 
 def _field_order(raw: Any, known: set[str]) -> list[str]:
@@ -178,76 +162,70 @@ def _field_order(raw: Any, known: set[str]) -> list[str]:
     return order
 
 
-def update_type(ctx: Ctx) -> dict[str, Any]:
-    values = FIELDS.validate(ctx.body, creating=False)
+def update_(conn: Connection, ctx: Actor, type_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    values = FIELDS.validate(body, creating=False)
     _check_name(values)
-    with ctx.db.write() as conn:
-        row = get_row(conn, ctx.org, ctx.path_params["id"])
-        before = render_rows(conn, ctx.org, [row])[0]
-        changes = {k: v for k, v in values.items() if k != "fields"}
-        if "editable_with_roles" in changes:
-            changes["editable_with_roles"] = changes["editable_with_roles"] or []
-        if values.get("fields") is not None:
-            changes["field_order"] = _field_order(
-                values["fields"], {f["id"] for f in before["fields"]}
-            )
-        conn.execute(
-            update(CAT)
-            .where(CAT.c.organization_id == ctx.org, CAT.c.id == row.id)
-            .values(**changes, updated_by=ctx.user_id, date_updated=dates.now())
+    row = repository.get_row(conn, SPEC, ctx.org, type_id)
+    before = render_rows(conn, ctx.org, [row])[0]
+    changes = {k: v for k, v in values.items() if k != "fields"}
+    if "editable_with_roles" in changes:
+        changes["editable_with_roles"] = changes["editable_with_roles"] or []
+    if values.get("fields") is not None:
+        changes["field_order"] = _field_order(values["fields"], {f["id"] for f in before["fields"]})
+    conn.execute(
+        update(CAT)
+        .where(CAT.c.organization_id == ctx.org, CAT.c.id == row.id)
+        .values(**changes, updated_by=ctx.user_id, date_updated=dates.now())
+    )
+    after = render_one(conn, ctx.org, row.id)
+    _emit(ctx, conn, "updated", before=before, after=after)
+    return after
+
+
+def remove(conn: Connection, ctx: Actor, type_id: str) -> None:
+    row = repository.get_row(conn, SPEC, ctx.org, type_id)
+    used = conn.execute(
+        select(func.count()).where(
+            t.activity.c.organization_id == ctx.org,
+            t.activity.c.custom_activity_type_id == row.id,
         )
-        after = render_one(conn, ctx.org, row.id)
-        _emit(ctx, conn, "updated", before=before, after=after)
-    return project(after, ctx.params)
-
-
-def delete_type(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        row = get_row(conn, ctx.org, ctx.path_params["id"])
-        used = conn.execute(
-            select(func.count()).where(
-                t.activity.c.organization_id == ctx.org,
-                t.activity.c.custom_activity_type_id == row.id,
-            )
-        ).scalar_one()
-        if used:
-            raise InvalidRequest(
-                [
-                    f"This custom activity type has {used} activities; delete them or archive "
-                    "the type (is_archived) instead."
-                ]
-            )
-        before = render_rows(conn, ctx.org, [row])[0]
-        conn.execute(
-            delete(CF).where(
-                CF.c.organization_id == ctx.org,
-                CF.c.object_type == "activity",
-                CF.c.custom_activity_type_id == row.id,
-            )
+    ).scalar_one()
+    if used:
+        raise InvalidRequest(
+            [
+                f"This custom activity type has {used} activities; delete them or archive "
+                "the type (is_archived) instead."
+            ]
         )
-        conn.execute(delete(CAT).where(CAT.c.organization_id == ctx.org, CAT.c.id == row.id))
-        _emit(ctx, conn, "deleted", before=before)
-    return {}  # answered as 204 No Content (the Op declares it)
+    before = render_rows(conn, ctx.org, [row])[0]
+    conn.execute(
+        delete(CF).where(
+            CF.c.organization_id == ctx.org,
+            CF.c.object_type == "activity",
+            CF.c.custom_activity_type_id == row.id,
+        )
+    )
+    conn.execute(delete(CAT).where(CAT.c.organization_id == ctx.org, CAT.c.id == row.id))
+    _emit(ctx, conn, "deleted", before=before)
+    # answered as 204 No Content (the operation declares it)
 
 
-ROUTES: list[tuple[str, dict[str, Op]]] = [
-    (
-        "/custom_activity/",
-        {
-            "GET": Op(
-                list_types, summary="List custom activity types", list_spec=LIST, fields=FIELDS
-            ),
-            "POST": Op(
-                create_type, status=201, summary="Create a custom activity type", fields=FIELDS
-            ),
-        },
-    ),
-    (
-        "/custom_activity/{id}/",
-        {
-            "GET": Op(get_type, summary="Get a custom activity type", fields=FIELDS),
-            "PUT": Op(update_type, summary="Update a custom activity type", fields=FIELDS),
-            "DELETE": Op(delete_type, 204, summary="Delete an unused custom activity type"),
-        },
-    ),
-]
+SPEC = ResourceSpec(
+    name="custom_activity_type",
+    path="/custom_activity/",
+    model="CustomActivityType",
+    table=CAT,
+    id_prefix="actitype",
+    fields=FIELDS,
+    list_spec=LIST,
+    render=render_rows,
+    event_type="custom_activity_type",
+    operations={
+        "list": Operation(None, "List custom activity types"),
+        "create": Operation(creating(create), "Create a custom activity type", 201),
+        "get": Operation(None, "Get a custom activity type"),
+        "update": Operation(updating(update_), "Update a custom activity type"),
+        "delete": Operation(deleting(remove), "Delete an unused custom activity type", 204),
+    },
+    docs="https://developer.close.com/api/resources/custom-activities",
+)

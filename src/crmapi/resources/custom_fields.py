@@ -5,22 +5,20 @@ handlers. Values live on the objects (``resources/custom_values.py``); deleting 
 removes its values everywhere in the same transaction.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, Text, cast, delete, func, insert, select, update
 
+from crmapi.domain.context import Actor
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
-from crmapi.query import compile as qc
-from crmapi.query import grammar
 from crmapi.query.model import ListSpec, OrderSpec
+from crmapi.resources import repository
 from crmapi.resources.custom_values import MULTI_TYPES, PREFIX
-from crmapi.resources.lookup import scoped_row
-from crmapi.resources.render import listing, project
+from crmapi.resources.handlers import creating, deleting, updating
+from crmapi.resources.spec import Operation, ResourceSpec
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
@@ -42,7 +40,7 @@ FIELD_TYPES = (
 VALUE_TABLES = {"lead": t.lead, "contact": t.contact, "opportunity": t.opportunity}
 
 _COMMON = (
-    Field("name", "str", required=True, nullable=False, max_length=255),
+    Field("name", "str", required=True, nullable=False, max_length=255, blank=False),
     Field("description", "str", max_length=280),
     Field("type", "enum", choices=FIELD_TYPES, required=True, nullable=False),
     Field("choices", "str_list", max_items=1000),
@@ -54,7 +52,7 @@ ACTIVITY_FIELDS = FieldSet(
     (
         *_COMMON,
         Field("required", "bool", nullable=False),
-        Field("custom_activity_type_id", "id", required=True),
+        Field("custom_activity_type_id", "id", required=True, references="custom_activity_type"),
     )
 )
 
@@ -88,16 +86,10 @@ def render(row: Row[Any]) -> dict[str, Any]:
     return obj
 
 
-def get_row(conn: Connection, org_id: str, object_type: str, field_id: str) -> Row[Any]:
-    return scoped_row(conn, CF, org_id, field_id, "CustomField", CF.c.object_type == object_type)
-
-
-def activity_type_exists(conn: Connection, org_id: str, type_id: str) -> bool:
-    cat = t.custom_activity_type
-    found = conn.execute(
-        select(cat.c.id).where(cat.c.organization_id == org_id, cat.c.id == type_id)
-    ).first()
-    return found is not None
+def render_rows(
+    conn: Connection, org_id: str, rows: Sequence[Row[Any]], tz: float = 0.0
+) -> list[dict[str, Any]]:
+    return [render(r) for r in rows]
 
 
 def _check_shape(values: dict[str, Any], object_type: str) -> None:
@@ -124,110 +116,107 @@ def _check_shape(values: dict[str, Any], object_type: str) -> None:
         raise InvalidRequest(field_errors=errors)
 
 
-def _emit(ctx: Ctx, conn: Connection, object_type: str, action: str, **change: Any) -> None:
+def _emit(ctx: Actor, conn: Connection, object_type: str, action: str, **change: Any) -> None:
     before, after = change.get("before"), change.get("after")
     emit_change(conn, ctx, f"custom_fields.{object_type}", action, before, after)
 
 
-def make_handlers(object_type: str) -> tuple[dict[str, Op], dict[str, Op]]:
-    fieldset = ACTIVITY_FIELDS if object_type == "activity" else FIELDS
+def _fieldset(object_type: str) -> FieldSet:
+    return ACTIVITY_FIELDS if object_type == "activity" else FIELDS
 
-    def list_(ctx: Ctx) -> dict[str, Any]:
-        query = grammar.parse(ctx.params, LIST, ctx.tz)
-        scope = (CF.c.organization_id == ctx.org) & (CF.c.object_type == object_type)
-        with ctx.db.read() as conn:
-            rows = conn.execute(qc.page(select(CF), CF, query, scope)).all()
-        return listing([render(r) for r in rows], query)
 
-    def create(ctx: Ctx) -> dict[str, Any]:
-        values = fieldset.validate(ctx.body, creating=True)
-        values.setdefault("accepts_multiple_values", False)
-        _check_shape(values, object_type)
-        now = dates.now()
-        field_id = new_id("cf")
-        with ctx.db.write() as conn:
-            type_id = values.get("custom_activity_type_id")
-            if type_id is not None and not activity_type_exists(conn, ctx.org, type_id):
-                raise InvalidRequest(field_errors={"custom_activity_type_id": DOES_NOT_EXIST})
-            position = conn.execute(
-                select(func.count()).where(
-                    CF.c.organization_id == ctx.org, CF.c.object_type == object_type
-                )
-            ).scalar_one()
-            conn.execute(
-                insert(CF).values(
-                    id=field_id,
-                    organization_id=ctx.org,
-                    object_type=object_type,
-                    custom_activity_type_id=type_id,
-                    name=values["name"],
-                    description=values.get("description"),
-                    type=values["type"],
-                    choices=values.get("choices") if values["type"] == "choices" else None,
-                    accepts_multiple_values=values["accepts_multiple_values"],
-                    required=values.get("required", False),
-                    editable_with_roles=values.get("editable_with_roles") or [],
-                    position=position,
-                    created_by=ctx.user_id,
-                    updated_by=ctx.user_id,
-                    date_created=now,
-                    date_updated=now,
-                )
-            )
-            created = render(get_row(conn, ctx.org, object_type, field_id))
-            _emit(ctx, conn, object_type, "created", after=created)
-        return project(created, ctx.params)
+def create(conn: Connection, ctx: Actor, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
+    fieldset = _fieldset(object_type)
+    values = fieldset.validate(body, creating=True)
+    values.setdefault("accepts_multiple_values", False)
+    _check_shape(values, object_type)
+    now = dates.now()
+    field_id = new_id("cf")
+    type_id = values.get("custom_activity_type_id")
+    repository.check_references(conn, ctx.org, fieldset.fields, values)
+    position = conn.execute(
+        select(func.count()).where(CF.c.organization_id == ctx.org, CF.c.object_type == object_type)
+    ).scalar_one()
+    conn.execute(
+        insert(CF).values(
+            id=field_id,
+            organization_id=ctx.org,
+            object_type=object_type,
+            custom_activity_type_id=type_id,
+            name=values["name"],
+            description=values.get("description"),
+            type=values["type"],
+            choices=values.get("choices") if values["type"] == "choices" else None,
+            accepts_multiple_values=values["accepts_multiple_values"],
+            required=values.get("required", False),
+            editable_with_roles=values.get("editable_with_roles") or [],
+            position=position,
+            created_by=ctx.user_id,
+            updated_by=ctx.user_id,
+            date_created=now,
+            date_updated=now,
+        )
+    )
+    created = render(repository.get_row(conn, SPECS[object_type], ctx.org, field_id))
+    _emit(ctx, conn, object_type, "created", after=created)
+    return created
 
-    def get(ctx: Ctx) -> dict[str, Any]:
-        with ctx.db.read() as conn:
-            row = get_row(conn, ctx.org, object_type, ctx.path_params["id"])
-        return project(render(row), ctx.params)
 
-    def update_(ctx: Ctx) -> dict[str, Any]:
-        values = fieldset.validate(ctx.body, creating=False)
-        with ctx.db.write() as conn:
-            row = get_row(conn, ctx.org, object_type, ctx.path_params["id"])
-            before = render(row)
-            _check_fixed(before, values)
-            if values.get("choices", ()) is None and row.type == "choices":
-                del values["choices"]  # a choices field always keeps its choices
-            _check_shape({**before, **values}, object_type)
-            if values.get("accepts_multiple_values") is not None:
-                _convert_multiple(conn, row, bool(values["accepts_multiple_values"]))
-            changes = {k: v for k, v in values.items() if k != "custom_activity_type_id"}
-            if "editable_with_roles" in changes:
-                changes["editable_with_roles"] = changes["editable_with_roles"] or []
-            conn.execute(
-                update(CF)
-                .where(CF.c.organization_id == ctx.org, CF.c.id == row.id)
-                .values(**changes, updated_by=ctx.user_id, date_updated=dates.now())
-            )
-            after = render(get_row(conn, ctx.org, object_type, row.id))
-            _emit(ctx, conn, object_type, "updated", before=before, after=after)
-        return project(after, ctx.params)
+def update_(
+    conn: Connection, ctx: Actor, object_type: str, field_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    fieldset = _fieldset(object_type)
+    values = fieldset.validate(body, creating=False)
+    row = repository.get_row(conn, SPECS[object_type], ctx.org, field_id)
+    before = render(row)
+    _check_fixed(before, values)
+    if values.get("choices", ()) is None and row.type == "choices":
+        del values["choices"]  # a choices field always keeps its choices
+    _check_shape({**before, **values}, object_type)
+    if values.get("accepts_multiple_values") is not None:
+        _convert_multiple(conn, row, bool(values["accepts_multiple_values"]))
+    changes = {k: v for k, v in values.items() if k != "custom_activity_type_id"}
+    if "editable_with_roles" in changes:
+        changes["editable_with_roles"] = changes["editable_with_roles"] or []
+    conn.execute(
+        update(CF)
+        .where(CF.c.organization_id == ctx.org, CF.c.id == row.id)
+        .values(**changes, updated_by=ctx.user_id, date_updated=dates.now())
+    )
+    after = render(repository.get_row(conn, SPECS[object_type], ctx.org, row.id))
+    _emit(ctx, conn, object_type, "updated", before=before, after=after)
+    return after
 
-    def delete_(ctx: Ctx) -> dict[str, Any]:
-        with ctx.db.write() as conn:
-            row = get_row(conn, ctx.org, object_type, ctx.path_params["id"])
-            before = render(row)
-            remove_field(conn, row)
-            _emit(ctx, conn, object_type, "deleted", before=before)
-        return {}
 
+def remove(conn: Connection, ctx: Actor, object_type: str, field_id: str) -> None:
+    row = repository.get_row(conn, SPECS[object_type], ctx.org, field_id)
+    before = render(row)
+    remove_field(conn, row)
+    _emit(ctx, conn, object_type, "deleted", before=before)
+
+
+def operations(object_type: str) -> dict[str, Operation]:
+    """The verbs of one kind's custom fields (the generic handlers over the functions above)."""
     name = f"{object_type} custom field"
-    collection = {
-        "GET": Op(list_, summary=f"List {name}s", list_spec=LIST, fields=fieldset),
-        "POST": Op(create, summary=f"Create a {name}", fields=fieldset),
-    }
-    item = {
-        "GET": Op(get, summary=f"Get a {name}", fields=fieldset),
-        "PUT": Op(update_, summary=f"Update a {name}", fields=fieldset),
-        "DELETE": Op(delete_, summary=f"Delete a {name} and its values"),
-    }
-    return collection, item
 
+    def create_one(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
+        return create(conn, ctx, object_type, body)
 
-DOES_NOT_EXIST = "Object does not exist."
+    def update_one(
+        conn: Connection, ctx: Actor, field_id: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        return update_(conn, ctx, object_type, field_id, body)
+
+    def remove_one(conn: Connection, ctx: Actor, field_id: str) -> None:
+        remove(conn, ctx, object_type, field_id)
+
+    return {
+        "list": Operation(None, f"List {name}s"),
+        "create": Operation(creating(create_one), f"Create a {name}"),
+        "get": Operation(None, f"Get a {name}"),
+        "update": Operation(updating(update_one), f"Update a {name}"),
+        "delete": Operation(deleting(remove_one), f"Delete a {name} and its values"),
+    }
 
 
 def _check_fixed(before: dict[str, Any], values: dict[str, Any]) -> None:
@@ -312,14 +301,23 @@ def _apply(values: dict[str, Any], key: str, change: Callable[[Any], Any]) -> No
         values[key] = new
 
 
-def routes() -> list[tuple[str, dict[str, Op]]]:
-    out: list[tuple[str, dict[str, Op]]] = []
-    for object_type in OBJECT_TYPES:
-        collection, item = make_handlers(object_type)
-        for base in ("custom_field", "custom_fields"):
-            out.append((f"/{base}/{object_type}/", collection))
-            out.append((f"/{base}/{object_type}/{{id}}/", item))
-    return out
+def _spec(object_type: str) -> ResourceSpec:
+    return ResourceSpec(
+        name=f"custom_field.{object_type}",
+        path=f"/custom_field/{object_type}/",
+        aliases=(f"/custom_fields/{object_type}/",),  # the older spelling clients still use
+        model="CustomField",
+        table=CF,
+        id_prefix="cf",
+        fields=ACTIVITY_FIELDS if object_type == "activity" else FIELDS,
+        list_spec=LIST,
+        render=render_rows,
+        where=(CF.c.object_type == object_type,),
+        event_type=f"custom_fields.{object_type}",
+        operations=operations(object_type),
+        docs="https://developer.close.com/api/resources/custom-fields",
+    )
 
 
-ROUTES = routes()
+# One resource per kind of object a custom field describes.
+SPECS: dict[str, ResourceSpec] = {object_type: _spec(object_type) for object_type in OBJECT_TYPES}

@@ -1,25 +1,27 @@
 """Leads (``/lead/``): the company every contact, activity, opportunity and task hangs on."""
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
+from crmapi.activities.sample import ts
+from crmapi.domain.context import Actor, Call
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
-from crmapi.query import compile as qc
 from crmapi.query import grammar
 from crmapi.query.model import ListSpec, OrderSpec, id_filters, range_filters
-from crmapi.resources import contacts, custom_values, statuses
-from crmapi.resources.lookup import scoped_row
-from crmapi.resources.render import listing, project
+from crmapi.resources import catalog, contact_rows, custom_values, repository, statuses
+from crmapi.resources import merge as lead_merge
+from crmapi.resources.handlers import acting, creating, deleting, updating
+from crmapi.resources.render import listing
+from crmapi.resources.sample import COMPANY, SUFFIX, Sampler
+from crmapi.resources.spec import Action, Operation, ResourceSpec
 from crmapi.resources.users import user_names
+from crmapi.search import listing as search
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
@@ -38,12 +40,21 @@ FIELDS = FieldSet(
     )
 )
 
+# ``POST /lead/merge/`` (its rules: ``merge``).
+MERGE_FIELDS = FieldSet(
+    (
+        Field("source", "id", required=True, nullable=False),
+        Field("destination", "id", required=True, nullable=False),
+    )
+)
+
 LIST = ListSpec(
     filters={
         **id_filters("id"),
         **id_filters("status_id"),
         **range_filters("date_created"),
         **range_filters("date_updated"),
+        "query": search.SEARCH_PARAM,  # Close's lead search language (crmapi.search)
     },
     orderings={
         "date_created": OrderSpec("date_created"),
@@ -52,6 +63,7 @@ LIST = ListSpec(
     },
     default_order="-date_created",
     max_limit=200,
+    deprecated={"query": "since 2022-02-14; Close points to POST /data/search/ (not served)."},
 )
 
 
@@ -64,50 +76,23 @@ def attach(items: list[dict[str, Any]], key: str, children: list[dict[str, Any]]
         item[key] = by_lead[item["id"]]
 
 
-@dataclass(frozen=True)
-class Embedded:
-    """A list a lead carries: the ``table`` rows of its ``lead_id``, in ``order``, rendered."""
-
-    key: str
-    table: Table
-    order: tuple[ColumnElement[Any], ...]
-    render: Callable[[Connection, str, Sequence[Row[Any]]], list[dict[str, Any]]]
-    where: tuple[ColumnElement[bool], ...] = ()
-
-
-# Other resources (opportunities, tasks...) declare the lists they embed in a lead here.
-EMBEDDED: list[Embedded] = []
-
-
 def _embed(conn: Connection, org_id: str, items: list[dict[str, Any]]) -> None:
-    """Every embedded list of a page of leads: one query per list for the whole page."""
+    """Every list a lead embeds (declared by its children in the registry): one query per
+    list for the whole page."""
     lead_ids = [item["id"] for item in items]
     if not lead_ids:
         return
-    for e in EMBEDDED:
-        table = e.table
+    for child in catalog.LEAD_CHILDREN:
+        embed = child.lead_child.embed if child.lead_child else None
+        if embed is None or child.table is None or child.render is None:
+            continue
+        table = child.table
         rows = conn.execute(
             select(table)
-            .where(table.c.organization_id == org_id, table.c.lead_id.in_(lead_ids), *e.where)
-            .order_by(*e.order)
+            .where(table.c.organization_id == org_id, table.c.lead_id.in_(lead_ids), *embed.where)
+            .order_by(*embed.order)
         ).all()
-        attach(items, e.key, e.render(conn, org_id, rows))
-
-
-def exists(conn: Connection, org_id: str, lead_id: str) -> bool:
-    return (
-        conn.execute(select(L.c.id).where(L.c.organization_id == org_id, L.c.id == lead_id)).first()
-        is not None
-    )
-
-
-def touch(conn: Connection, org_id: str, lead_id: str, user_id: str, now: str) -> None:
-    """A change to a lead's contacts counts as a change to the lead."""
-    conn.execute(
-        update(L)
-        .where(L.c.organization_id == org_id, L.c.id == lead_id)
-        .values(date_updated=now, updated_by=user_id)
-    )
+        attach(items, embed.key, child.render(conn, org_id, rows, 0.0))
 
 
 def _addresses(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -148,11 +133,11 @@ def _validate_contacts(
     out = []
     for item in items:
         body = {k: v for k, v in item.items() if k != "lead_id"}
-        out.append(contacts.validate(conn, org_id, body, creating=True))
+        out.append(contact_rows.validate(conn, org_id, body, creating=True))
     return out
 
 
-def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> str:
+def insert_lead(conn: Connection, ctx: Actor, body: dict[str, Any], now: str) -> str:
     """Validate and store a new lead with its nested contacts and its ``Created`` activity."""
     values = FIELDS.validate(body, creating=True)
     custom = custom_values.validate(conn, ctx.org, "lead", body, tz=ctx.tz)
@@ -180,15 +165,11 @@ def insert_lead(conn: Connection, ctx: Ctx, body: dict[str, Any], now: str) -> s
     for i, contact in enumerate(nested):
         # Nested contacts keep the order they were sent in (lists sort by date_created).
         stamp = dates.shift(now, microseconds=i)
-        contacts.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, stamp)
+        contact_rows.insert_contact(conn, ctx.org, ctx.user_id, lead_id, contact, stamp)
     wc = write.write_context(ctx, conn)
     wc.now = now
     write.system_create(wc, BY_TYPE["Created"], {"lead_id": lead_id, "source": "api"})
     return lead_id
-
-
-def get_row(conn: Connection, org_id: str, lead_id: str) -> Row[Any]:
-    return scoped_row(conn, L, org_id, lead_id, "Lead")
 
 
 def _primary(items: list[dict[str, Any]], key: str) -> Any:
@@ -198,11 +179,13 @@ def _primary(items: list[dict[str, Any]], key: str) -> Any:
     return None
 
 
-def render_rows(conn: Connection, org_id: str, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+def render_rows(
+    conn: Connection, org_id: str, rows: Sequence[Row[Any]], tz: float = 0.0
+) -> list[dict[str, Any]]:
     """Leads with their contacts and status labels; a fixed number of queries per page."""
     labels = {s["id"]: s["label"] for s in statuses.lead_statuses(conn, org_id)}
     names = user_names(conn, {u for r in rows for u in (r.created_by, r.updated_by)})
-    by_lead = contacts.for_leads(conn, org_id, [r.id for r in rows]) if rows else {}
+    by_lead = contact_rows.for_leads(conn, org_id, [r.id for r in rows]) if rows else {}
     out = []
     for r in rows:
         lead_contacts = by_lead.get(r.id, [])
@@ -237,27 +220,22 @@ def render_rows(conn: Connection, org_id: str, rows: Sequence[Row[Any]]) -> list
 
 
 def render_one(conn: Connection, org_id: str, lead_id: str) -> dict[str, Any]:
-    return render_rows(conn, org_id, [get_row(conn, org_id, lead_id)])[0]
+    return repository.render_one(conn, SPEC, org_id, lead_id)
 
 
-def list_leads(ctx: Ctx) -> dict[str, Any]:
+def list_leads(ctx: Call) -> dict[str, Any]:
+    """``GET /lead/``: the page and ``total_results`` of its ``query`` (Close's search)."""
     query = grammar.parse(ctx.params, LIST, ctx.tz)
-    scope = L.c.organization_id == ctx.org
     with ctx.db.read() as conn:
-        total = conn.execute(qc.count(L, query, scope)).scalar_one()
-        rows = conn.execute(qc.page(select(L), L, query, scope)).all()
-        items = render_rows(conn, ctx.org, rows)
-    return listing(items, query, total_results=total)
-
-
-def get_lead(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.read() as conn:
-        return project(render_one(conn, ctx.org, ctx.path_params["id"]), ctx.params)
+        found = search.leads_page(conn, ctx.org, ctx.user_id, ctx.tz, query)
+        return listing(
+            render_rows(conn, ctx.org, found.rows, ctx.tz), query, total_results=found.total
+        )
 
 
 def emit_event(
     conn: Connection,
-    ctx: Ctx,
+    ctx: Actor,
     action: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
@@ -265,18 +243,19 @@ def emit_event(
     emit_change(conn, ctx, "lead", action, before, after, lead_key="id")
 
 
-def create_lead(ctx: Ctx) -> dict[str, Any]:
-    now = dates.now()
-    with ctx.db.write() as conn:
-        lead_id = insert_lead(conn, ctx, ctx.body, now)
-        created = render_one(conn, ctx.org, lead_id)
-        emit_event(conn, ctx, "created", None, created)
-        for contact in created["contacts"]:
-            contacts.emit_event(conn, ctx, "created", None, contact)
-        return project(created, ctx.params)
+def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
+    """A new lead with its nested contacts; each gets its ``created`` event."""
+    lead_id = insert_lead(conn, ctx, body, dates.now())
+    created = render_one(conn, ctx.org, lead_id)
+    emit_event(conn, ctx, "created", None, created)
+    for contact in created["contacts"]:
+        contact_rows.emit_event(conn, ctx, "created", None, contact)
+    return created
 
 
-def _status_change(conn: Connection, ctx: Ctx, lead_id: str, old: str, new: str, now: str) -> None:
+def _status_change(
+    conn: Connection, ctx: Actor, lead_id: str, old: str, new: str, now: str
+) -> None:
     """Close writes a LeadStatusChange whenever a lead's status changes."""
     old_status = statuses.lead_status(conn, ctx.org, old) or {}
     new_status = statuses.lead_status(conn, ctx.org, new) or {}
@@ -295,76 +274,109 @@ def _status_change(conn: Connection, ctx: Ctx, lead_id: str, old: str, new: str,
     )
 
 
-def update_lead(ctx: Ctx) -> dict[str, Any]:
+def update_(conn: Connection, ctx: Actor, lead_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PUT semantics (only what is sent changes); a status change writes its activity."""
     now = dates.now()
-    with ctx.db.write() as conn:
-        row = get_row(conn, ctx.org, ctx.path_params["id"])
-        before = render_rows(conn, ctx.org, [row])[0]
-        values = FIELDS.validate(ctx.body, creating=False)
-        changes: dict[str, Any] = {
-            k: values[k] for k in ("name", "description", "url") if k in values
-        }
-        status_id = _resolve_status(conn, ctx.org, values)
-        if status_id is not None:
-            changes["status_id"] = status_id
-        if "addresses" in values:
-            changes["addresses"] = _addresses(values["addresses"])
-        custom = custom_values.validate(conn, ctx.org, "lead", ctx.body, tz=ctx.tz)
-        if custom:
-            changes["custom"] = custom_values.merge(row.custom, custom)
+    row = repository.get_row(conn, SPEC, ctx.org, lead_id)
+    before = render_rows(conn, ctx.org, [row])[0]
+    values = FIELDS.validate(body, creating=False)
+    changes: dict[str, Any] = {k: values[k] for k in ("name", "description", "url") if k in values}
+    status_id = _resolve_status(conn, ctx.org, values)
+    if status_id is not None:
+        changes["status_id"] = status_id
+    if "addresses" in values:
+        changes["addresses"] = _addresses(values["addresses"])
+    custom = custom_values.validate(conn, ctx.org, "lead", body, tz=ctx.tz)
+    if custom:
+        changes["custom"] = custom_values.merge(row.custom, custom)
+    conn.execute(
+        update(L)
+        .where(L.c.organization_id == ctx.org, L.c.id == row.id)
+        .values(**changes, updated_by=ctx.user_id, date_updated=now)
+    )
+    if status_id is not None and status_id != row.status_id:
+        _status_change(conn, ctx, row.id, row.status_id, status_id, now)
+    after = render_one(conn, ctx.org, row.id)
+    emit_event(conn, ctx, "updated", before, after)
+    return after
+
+
+def remove(conn: Connection, ctx: Actor, lead_id: str) -> None:
+    """Delete a lead and every child the registry declares, each with its event."""
+    row = repository.get_row(conn, SPEC, ctx.org, lead_id)
+    before = render_rows(conn, ctx.org, [row])[0]
+    removed = lead_merge.children(conn, ctx, row.id)
+    for table in lead_merge.child_tables(reverse=True):  # children of children first
         conn.execute(
-            update(L)
-            .where(L.c.organization_id == ctx.org, L.c.id == row.id)
-            .values(**changes, updated_by=ctx.user_id, date_updated=now)
+            delete(table).where(table.c.organization_id == ctx.org, table.c.lead_id == row.id)
         )
-        if status_id is not None and status_id != row.status_id:
-            _status_change(conn, ctx, row.id, row.status_id, status_id, now)
-        after = render_one(conn, ctx.org, row.id)
-        emit_event(conn, ctx, "updated", before, after)
-        return project(after, ctx.params)
-
-
-# Tables whose rows belong to a lead, deleted with it (children first).
-CHILDREN = [t.activity, t.task, t.opportunity, t.contact]
-
-
-def delete_lead(ctx: Ctx) -> dict[str, Any]:
-    from crmapi.resources.merge import children
-
-    with ctx.db.write() as conn:
-        row = get_row(conn, ctx.org, ctx.path_params["id"])
-        before = render_rows(conn, ctx.org, [row])[0]
-        removed = children(conn, ctx, row.id)
-        for table in CHILDREN:
-            conn.execute(
-                delete(table).where(table.c.organization_id == ctx.org, table.c.lead_id == row.id)
-            )
-        conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
-        # Close fires a deleted event for every child too, then the lead's own.
-        for object_type, child in removed:
-            emit_change(conn, ctx, object_type, "deleted", child, None)
-        emit_event(conn, ctx, "deleted", before, None)
-    return {}
+    conn.execute(delete(L).where(L.c.organization_id == ctx.org, L.c.id == row.id))
+    # Close fires a deleted event for every child too, then the lead's own.
+    for object_type, child in removed:
+        emit_change(conn, ctx, object_type, "deleted", child, None)
+    emit_event(conn, ctx, "deleted", before, None)
 
 
 def count(conn: Connection, org_id: str) -> int:
     return int(conn.execute(select(func.count()).where(L.c.organization_id == org_id)).scalar_one())
 
 
-ROUTES: list[tuple[str, dict[str, Op]]] = [
-    (
-        "/lead/",
+def merge(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
+    """``POST /lead/merge/``: declared on the lead; the rules live in ``merge``."""
+    return lead_merge.merge_leads(conn, ctx, body, SPEC, MERGE_FIELDS)
+
+
+def sample(gen: Sampler, _parent: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A lead of ``crmapi seed`` and the demo: a company, an owner, a status."""
+    lead_id = gen.new_id("lead")
+    stamp = ts(gen.created(lead_id))
+    owner = gen.rng.choice(gen.users)
+    return [
         {
-            "GET": Op(list_leads, summary="List leads", list_spec=LIST, fields=FIELDS),
-            "POST": Op(create_lead, summary="Create a lead", fields=FIELDS),
-        },
+            "id": lead_id,
+            "organization_id": gen.org_id,
+            "name": f"{gen.rng.choice(COMPANY)} {gen.rng.choice(SUFFIX)}",
+            "description": None,
+            "url": None,
+            "status_id": gen.rng.choice(gen.lead_statuses)["id"],
+            "addresses": [],
+            "custom": {},
+            "created_by": owner,
+            "updated_by": owner,
+            "date_created": stamp,
+            "date_updated": stamp,
+        }
+    ]
+
+
+SPEC = ResourceSpec(
+    name="lead",
+    path="/lead/",
+    model="Lead",
+    table=L,
+    id_prefix="lead",
+    fields=FIELDS,
+    list_spec=LIST,
+    render=render_rows,
+    event_type="lead",
+    operations={
+        "list": Operation(list_leads, "List leads"),
+        "create": Operation(creating(create), "Create a lead"),
+        "get": Operation(None, "Get a lead"),
+        "update": Operation(updating(update_), "Update a lead"),
+        "delete": Operation(deleting(remove), "Delete a lead"),
+    },
+    actions=(
+        Action(
+            "POST",
+            "merge/",
+            Operation(
+                acting(merge),
+                "Merge the source lead into the destination",
+                fields=MERGE_FIELDS,
+            ),
+        ),
     ),
-    (
-        "/lead/{id}/",
-        {
-            "GET": Op(get_lead, summary="Get a lead", fields=FIELDS),
-            "PUT": Op(update_lead, summary="Update a lead", fields=FIELDS),
-            "DELETE": Op(delete_lead, summary="Delete a lead"),
-        },
-    ),
-]
+    docs="https://developer.close.com/api/resources/leads",
+    sample=sample,
+)

@@ -10,32 +10,28 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, delete, select, update
 
-from crmapi.activities import store, write
+from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
+from crmapi.domain.context import Actor
 from crmapi.domain.errors import InvalidRequest
-from crmapi.domain.fields import Field, FieldSet
+from crmapi.domain.fields import FieldSet
 from crmapi.events.emit import emit
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
-from crmapi.resources import contacts, leads, opportunities, tasks
+from crmapi.resources import catalog, repository
+from crmapi.resources.spec import ResourceSpec
 from crmapi.storage import tables as t
 from crmapi.util import dates
 
 L = t.lead
-FIELDS = FieldSet(
-    (
-        Field("source", "id", required=True, nullable=False),
-        Field("destination", "id", required=True, nullable=False),
-    )
-)
 
 
 def _lead_row(conn: Connection, org_id: str, lead_id: str) -> Row[Any] | None:
     return conn.execute(select(L).where(L.c.organization_id == org_id, L.c.id == lead_id)).first()
 
 
-def _validate(conn: Connection, ctx: Ctx) -> tuple[Row[Any], Row[Any]]:
-    values = FIELDS.validate(ctx.body, creating=True)
+def _validate(
+    conn: Connection, ctx: Actor, body: dict[str, Any], fields: FieldSet
+) -> tuple[Row[Any], Row[Any]]:
+    values = fields.validate(body, creating=True)
     source = _lead_row(conn, ctx.org, values["source"])
     if source is None:
         raise InvalidRequest(["Source lead does not exist."])
@@ -47,26 +43,34 @@ def _validate(conn: Connection, ctx: Ctx) -> tuple[Row[Any], Row[Any]]:
     return source, destination
 
 
-def children(conn: Connection, ctx: Ctx, lead_id: str) -> list[tuple[str, dict[str, Any]]]:
+def _lead_children() -> list[ResourceSpec]:
+    return catalog.LEAD_CHILDREN
+
+
+def child_tables(reverse: bool = False) -> list[Table]:
+    """The tables of a lead's children, in registry order (``reverse``: the last first)."""
+    tables = [spec.table for spec in _lead_children() if spec.table is not None]
+    return tables[::-1] if reverse else tables
+
+
+def children(conn: Connection, ctx: Actor, lead_id: str) -> list[tuple[str, dict[str, Any]]]:
     """Every child of a lead as (event object type, rendered object): what a merge moves and
     a lead delete removes, each of which gets its own event."""
     out: list[tuple[str, dict[str, Any]]] = []
-    rows = _rows(conn, t.contact, ctx.org, lead_id)
-    out += [("contact", c) for c in contacts.render_rows(conn, rows)]
-    rows = _rows(conn, t.opportunity, ctx.org, lead_id)
-    out += [("opportunity", o) for o in opportunities.render_rows(conn, ctx.org, rows)]
-    rows = _rows(conn, t.task, ctx.org, lead_id)
-    out += [(f"task.{x['_type']}", x) for x in tasks.render_rows(conn, ctx.org, rows, ctx.tz)]
-    activities = store.fetch_by(conn, ctx.org, store.A.c.lead_id == lead_id)
-    for activity in store.render_rows(conn, activities):
-        spec = BY_TYPE[activity["_type"]]
-        out.append((f"activity.{spec.event_type}", activity))
+    for spec in _lead_children():
+        assert spec.render is not None
+        rows = _rows(conn, spec, ctx.org, lead_id)
+        out += [(spec.object_type(obj), obj) for obj in spec.render(conn, ctx.org, rows, ctx.tz)]
     return out
 
 
-def _rows(conn: Connection, table: Table, org_id: str, lead_id: str) -> Sequence[Row[Any]]:
+def _rows(conn: Connection, spec: ResourceSpec, org_id: str, lead_id: str) -> Sequence[Row[Any]]:
+    table = spec.table
+    assert table is not None
     return conn.execute(
-        select(table).where(table.c.organization_id == org_id, table.c.lead_id == lead_id)
+        select(*spec.row_columns).where(
+            table.c.organization_id == org_id, table.c.lead_id == lead_id
+        )
     ).all()
 
 
@@ -80,9 +84,15 @@ def _fold_fields(source: Row[Any], destination: Row[Any]) -> dict[str, Any]:
     return {"custom": custom, "addresses": addresses}
 
 
-def merge_leads(conn: Connection, ctx: Ctx) -> dict[str, Any]:
-    """Fold the source lead into the destination; return the destination as rendered."""
-    source, destination = _validate(conn, ctx)
+def merge_leads(
+    conn: Connection, ctx: Actor, body: dict[str, Any], lead: ResourceSpec, fields: FieldSet
+) -> dict[str, Any]:
+    """Fold the source lead into the destination; return the destination as rendered.
+
+    ``lead`` is the lead's declaration (how a lead renders), ``fields`` the action's body.
+    """
+    source, destination = _validate(conn, ctx, body, fields)
+    assert lead.render is not None
     now = dates.now()
     meta = {
         "request_method": ctx.method,
@@ -90,10 +100,10 @@ def merge_leads(conn: Connection, ctx: Ctx) -> dict[str, Any]:
         "merge_source_lead_id": source.id,
         "merge_destination_lead_id": destination.id,
     }
-    source_before = leads.render_rows(conn, ctx.org, [source])[0]
-    destination_before = leads.render_rows(conn, ctx.org, [destination])[0]
+    source_before = lead.render(conn, ctx.org, [source], 0.0)[0]
+    destination_before = lead.render(conn, ctx.org, [destination], 0.0)[0]
     moved = children(conn, ctx, source.id)
-    for table in (t.contact, t.opportunity, t.task, t.activity):
+    for table in child_tables():
         conn.execute(
             update(table)
             .where(table.c.organization_id == ctx.org, table.c.lead_id == source.id)
@@ -121,7 +131,7 @@ def merge_leads(conn: Connection, ctx: Ctx) -> dict[str, Any]:
             "error_message": None,
         },
     )
-    destination_after = leads.render_one(conn, ctx.org, destination.id)
+    destination_after = repository.render_one(conn, lead, ctx.org, destination.id)
 
     def event(kind: str, action: str, before: Any, after: Any, lead_id: str) -> None:
         obj = after or before
@@ -144,17 +154,3 @@ def merge_leads(conn: Connection, ctx: Ctx) -> dict[str, Any]:
     event("lead", "deleted", source_before, None, source.id)
     event("lead", "merged", None, destination_after, destination.id)
     return destination_after
-
-
-def merge(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        merge_leads(conn, ctx)
-    return {}
-
-
-ROUTES: list[tuple[str, dict[str, Op]]] = [
-    (
-        "/lead/merge/",
-        {"POST": Op(merge, summary="Merge the source lead into the destination", fields=FIELDS)},
-    )
-]

@@ -24,43 +24,51 @@ from sqlalchemy import update as sql_update
 
 from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
-from crmapi.domain.errors import InvalidRequest
+from crmapi.domain.context import Actor, Call
+from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
 from crmapi.query import grammar
 from crmapi.query.model import FilterSpec, ListQuery, ListSpec, OrderSpec, id_filters
 from crmapi.query.model import range_filters as ranges
-from crmapi.resources import custom_values, leads, pipelines
-from crmapi.resources.lookup import scoped_row
-from crmapi.resources.render import listing, project
-from crmapi.resources.users import CURRENCY_SYMBOLS, is_member, user_names
+from crmapi.resources import custom_values, leads, pipelines, repository
+from crmapi.resources.handlers import creating, deleting, updating
+from crmapi.resources.render import listing
+from crmapi.resources.spec import Embed, LeadChild, Operation, ResourceSpec
+from crmapi.resources.users import CURRENCY_SYMBOLS, user_names
+from crmapi.search import exact
+from crmapi.search import listing as search
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
 
 OPP = t.opportunity
 PERIODS = ("one_time", "monthly", "annual")
-DOES_NOT_EXIST = "Object does not exist."
 MAX_VALUE = 2**53  # cents; what a JSON number carries exactly
 
 FIELDS = FieldSet(
     (
-        Field("lead_id", "id", update=False, error_key="lead"),
+        Field("lead_id", "id", update=False, error_key="lead", references="lead"),
         Field("status_id", "id", nullable=False, error_key="status"),
         Field("status", "str", nullable=False, max_length=255),
-        Field("pipeline_id", "id", error_key="pipeline"),
-        Field("contact_id", "id", error_key="contact"),
-        Field("user_id", "id", nullable=False, error_key="user"),
+        Field("pipeline_id", "id", error_key="pipeline", references="pipeline"),
+        Field("contact_id", "id", error_key="contact"),  # and of the same lead: _check_people
+        Field("user_id", "id", nullable=False, error_key="user", references="user"),
         Field("confidence", "int", minimum=0, maximum=100),
         Field("value", "int", minimum=-MAX_VALUE, maximum=MAX_VALUE),
         Field("value_period", "enum", choices=PERIODS),
         Field("note", "str", max_length=100_000),
         Field("date_won", "date"),
         Field("date_created", "datetime", nullable=False, update=False),
-        Field("created_by", "id", nullable=False, update=False, error_key="created_by"),
+        Field(
+            "created_by",
+            "id",
+            nullable=False,
+            update=False,
+            error_key="created_by",
+            references="user",
+        ),
         Field("attachments", "object_list", max_items=100),
     )
 )
@@ -116,13 +124,21 @@ LIST = ListSpec(
             "value_period",
             FilterSpec("value_period", "in", "str", multi=True, choices=PERIODS),
         ),
-        "date_won": FilterSpec("date_won", "eq", "str", check=_date_only),
+        "date_won": FilterSpec("date_won", "eq", "str", check=_date_only, pattern=dates.PATTERN),
         **{
-            k: FilterSpec("date_won", v.op, "str", check=_date_only)
+            k: FilterSpec("date_won", v.op, "str", check=_date_only, pattern=dates.PATTERN)
             for k, v in ranges("date_won").items()
         },
         **ranges("date_created"),
         **ranges("date_updated"),
+        "date_created": exact.exact_date("date_created"),
+        "date_updated": exact.exact_date("date_updated"),
+        "is_stalled": exact.constant(False),  # nothing stalls here (is_stalled is always false)
+        "lead_query": search.SEARCH_PARAM,
+        "lead_saved_search_id": exact.refused(
+            "Smart views are not available on this server yet; filter with lead_query."
+        ),
+        "_group_by": exact.refused("_group_by is not supported by this server yet."),
     },
     orderings={
         name: OrderSpec(name)
@@ -260,7 +276,9 @@ def _names(conn: Connection, table: Table, org_id: str, ids: set[str]) -> dict[s
     return {r.id: r.name for r in rows}
 
 
-def render_rows(conn: Connection, org_id: str, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+def render_rows(
+    conn: Connection, org_id: str, rows: Sequence[Row[Any]], tz: float = 0.0
+) -> list[dict[str, Any]]:
     """A page of opportunities in a fixed number of queries."""
     if not rows:
         return []
@@ -320,18 +338,8 @@ def _render(
     return obj
 
 
-def get_row(conn: Connection, org_id: str, opportunity_id: str) -> Row[Any]:
-    return scoped_row(conn, OPP, org_id, opportunity_id, "Opportunity")
-
-
 def render_one(conn: Connection, org_id: str, opportunity_id: str) -> dict[str, Any]:
-    return render_rows(conn, org_id, [get_row(conn, org_id, opportunity_id)])[0]
-
-
-# Leads carry all their opportunities.
-leads.EMBEDDED.append(
-    leads.Embedded("opportunities", OPP, (OPP.c.date_created, OPP.c.id), render_rows)
-)
+    return repository.render_one(conn, SPEC, org_id, opportunity_id)
 
 
 # --- writes --------------------------------------------------------------------------------
@@ -339,7 +347,7 @@ leads.EMBEDDED.append(
 
 def _emit(
     conn: Connection,
-    ctx: Ctx,
+    ctx: Actor,
     action: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
@@ -356,8 +364,7 @@ def _resolve_status(
             field_errors={"status": "Send status_id or status (a label), not both."}
         )
     pipeline_id = values.get("pipeline_id")
-    if pipeline_id is not None and not pipelines.pipeline_exists(conn, org_id, pipeline_id):
-        raise InvalidRequest(field_errors={"pipeline": DOES_NOT_EXIST})
+    repository.check_references(conn, org_id, [FIELDS.by_name["pipeline_id"]], values)
     if "status_id" in values:
         status = pipelines.opportunity_status(conn, org_id, values["status_id"])
         if status is None:
@@ -386,29 +393,21 @@ def _resolve_status(
     return status
 
 
-def _check_people(conn: Connection, ctx: Ctx, values: dict[str, Any], lead_id: str) -> None:
-    errors: dict[str, str] = {}
-    for name, key in (("user_id", "user"), ("created_by", "created_by")):
-        if values.get(name) is not None and not is_member(conn, ctx.org, values[name]):
-            errors[key] = DOES_NOT_EXIST
-    contact_id = values.get("contact_id")
-    if contact_id is not None:
-        owner = write.contact_lead(conn, ctx.org, contact_id)
-        if owner is None:
-            errors["contact"] = DOES_NOT_EXIST
-        elif owner != lead_id:
-            errors["contact"] = "The contact belongs to another lead."
+def _check_people(conn: Connection, ctx: Actor, values: dict[str, Any], lead_id: str) -> None:
+    people = [FIELDS.by_name["user_id"], FIELDS.by_name["created_by"]]
+    errors = repository.missing_references(conn, ctx.org, people, values)
+    errors.update(repository.contact_on_lead(conn, ctx.org, values.get("contact_id"), lead_id))
     if errors:
         raise InvalidRequest(field_errors=errors)
 
 
-def _lead_for_create(conn: Connection, ctx: Ctx, values: dict[str, Any], now: str) -> str:
+def _lead_for_create(conn: Connection, ctx: Actor, values: dict[str, Any], now: str) -> str:
     lead_id = values.get("lead_id")
     if lead_id is None and values.get("contact_id") is not None:
-        lead_id = write.contact_lead(conn, ctx.org, values["contact_id"])
+        lead_id = repository.contact_lead(conn, ctx.org, values["contact_id"])
     if lead_id is not None:
-        if not leads.exists(conn, ctx.org, lead_id):
-            raise InvalidRequest(field_errors={"lead": DOES_NOT_EXIST})
+        lead_field = [FIELDS.by_name["lead_id"]]
+        repository.check_references(conn, ctx.org, lead_field, {"lead_id": lead_id})
         return str(lead_id)
     # Close creates an unnamed ("Untitled") lead for an opportunity sent without one.
     lead_id = leads.insert_lead(conn, ctx, {}, now)
@@ -417,7 +416,7 @@ def _lead_for_create(conn: Connection, ctx: Ctx, values: dict[str, Any], now: st
 
 
 def _won_lost_dates(
-    ctx: Ctx, status: dict[str, Any], values: dict[str, Any], row: Row[Any] | None, now: str
+    ctx: Actor, status: dict[str, Any], values: dict[str, Any], row: Row[Any] | None, now: str
 ) -> dict[str, Any]:
     """Entering a won status dates the win (caller's today); entering a lost one, the loss."""
     out: dict[str, Any] = {}
@@ -429,7 +428,7 @@ def _won_lost_dates(
     return out
 
 
-def create(conn: Connection, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
+def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
     """Validate and store a new opportunity (and its lead, when none is given); emit it."""
     now = dates.now()
     values = FIELDS.validate(body, creating=True, tz=ctx.tz)
@@ -461,16 +460,18 @@ def create(conn: Connection, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
     }
     row.update(_won_lost_dates(ctx, status, values, None, now))
     conn.execute(insert(OPP).values(**row))
-    leads.touch(conn, ctx.org, lead_id, ctx.user_id, now)
+    repository.touch_lead(conn, ctx.org, lead_id, ctx.user_id, now)
     created = render_one(conn, ctx.org, opportunity_id)
     _emit(conn, ctx, "created", None, created)
     return created
 
 
-def update(conn: Connection, ctx: Ctx, opportunity_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def update(
+    conn: Connection, ctx: Actor, opportunity_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
     """PUT semantics (only what is sent changes); a status change writes its activity."""
     now = dates.now()
-    row = get_row(conn, ctx.org, opportunity_id)
+    row = repository.get_row(conn, SPEC, ctx.org, opportunity_id)
     before = render_rows(conn, ctx.org, [row])[0]
     values = FIELDS.validate(body, creating=False, tz=ctx.tz)
     _check_people(conn, ctx, values, row.lead_id)
@@ -496,7 +497,7 @@ def update(conn: Connection, ctx: Ctx, opportunity_id: str, body: dict[str, Any]
             **changes, updated_by=ctx.user_id, date_updated=now
         )
     )
-    leads.touch(conn, ctx.org, row.lead_id, ctx.user_id, now)
+    repository.touch_lead(conn, ctx.org, row.lead_id, ctx.user_id, now)
     after = render_one(conn, ctx.org, opportunity_id)
     if moved:
         status_change(conn, ctx, before, after, now)
@@ -509,7 +510,7 @@ def update_stmt(org_id: str, opportunity_id: str) -> Any:
 
 
 def status_change(
-    conn: Connection, ctx: Ctx, before: dict[str, Any], after: dict[str, Any], now: str
+    conn: Connection, ctx: Actor, before: dict[str, Any], after: dict[str, Any], now: str
 ) -> dict[str, Any]:
     """The ``OpportunityStatusChange`` Close writes for a status change, by the caller."""
     wc = write.write_context(ctx, conn)
@@ -541,11 +542,11 @@ def status_change(
     )
 
 
-def remove(conn: Connection, ctx: Ctx, opportunity_id: str) -> dict[str, Any]:
+def remove(conn: Connection, ctx: Actor, opportunity_id: str) -> dict[str, Any]:
     """Delete one opportunity; its status-change history stays in the lead's feed."""
     before = render_one(conn, ctx.org, opportunity_id)
     conn.execute(delete(OPP).where(OPP.c.organization_id == ctx.org, OPP.c.id == opportunity_id))
-    leads.touch(conn, ctx.org, before["lead_id"], ctx.user_id, dates.now())
+    repository.touch_lead(conn, ctx.org, before["lead_id"], ctx.user_id, dates.now())
     _emit(conn, ctx, "deleted", before, None)
     return before
 
@@ -553,52 +554,34 @@ def remove(conn: Connection, ctx: Ctx, opportunity_id: str) -> dict[str, Any]:
 # --- endpoints -----------------------------------------------------------------------------
 
 
-def list_opportunities(ctx: Ctx) -> dict[str, Any]:
+def list_opportunities(ctx: Call) -> dict[str, Any]:
     query = grammar.parse(ctx.params, LIST, ctx.tz)
     with ctx.db.read() as conn:
+        query = search.with_lead_query(conn, ctx.org, ctx.user_id, ctx.tz, query)
         totals = aggregates(conn, ctx.org, query)
         rows = conn.execute(_page(ctx.org, query)).all() if query.limit else []
         items = render_rows(conn, ctx.org, rows)
     return listing(items, query, **totals)
 
 
-def get_opportunity(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.read() as conn:
-        return project(render_one(conn, ctx.org, ctx.path_params["id"]), ctx.params)
-
-
-def create_opportunity(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        return project(create(conn, ctx, ctx.body), ctx.params)
-
-
-def update_opportunity(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        return project(update(conn, ctx, ctx.path_params["id"], ctx.body), ctx.params)
-
-
-def delete_opportunity(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        remove(conn, ctx, ctx.path_params["id"])
-    return {}
-
-
-ROUTES: list[tuple[str, dict[str, Op]]] = [
-    (
-        "/opportunity/",
-        {
-            "GET": Op(
-                list_opportunities, summary="List opportunities", list_spec=LIST, fields=FIELDS
-            ),
-            "POST": Op(create_opportunity, summary="Create an opportunity", fields=FIELDS),
-        },
-    ),
-    (
-        "/opportunity/{id}/",
-        {
-            "GET": Op(get_opportunity, summary="Get an opportunity", fields=FIELDS),
-            "PUT": Op(update_opportunity, summary="Update an opportunity", fields=FIELDS),
-            "DELETE": Op(delete_opportunity, summary="Delete an opportunity"),
-        },
-    ),
-]
+SPEC = ResourceSpec(
+    name="opportunity",
+    path="/opportunity/",
+    model="Opportunity",
+    table=OPP,
+    id_prefix="oppo",
+    fields=FIELDS,
+    list_spec=LIST,
+    render=render_rows,
+    event_type="opportunity",
+    operations={
+        "list": Operation(list_opportunities, "List opportunities"),
+        "create": Operation(creating(create), "Create an opportunity"),
+        "get": Operation(None, "Get an opportunity"),
+        "update": Operation(updating(update), "Update an opportunity"),
+        "delete": Operation(deleting(remove), "Delete an opportunity"),
+    },
+    # Leads carry all their opportunities.
+    lead_child=LeadChild(Embed("opportunities", (OPP.c.date_created, OPP.c.id))),
+    docs="https://developer.close.com/api/resources/opportunities",
+)

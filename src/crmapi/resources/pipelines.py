@@ -9,16 +9,14 @@ pipeline and has a ``type`` (``active``, ``won`` or ``lost``) that opportunities
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
-from starlette.responses import Response
 
-from crmapi.domain.errors import InvalidRequest, object_not_found
+from crmapi.domain.context import Call, Reply
+from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
-from crmapi.http.errors import json_response
 from crmapi.query.model import UNPAGED
-from crmapi.resources import statuses
+from crmapi.resources import repository, statuses
 from crmapi.resources.render import project
+from crmapi.resources.spec import Operation, ResourceSpec
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
@@ -26,7 +24,6 @@ from crmapi.util.ids import new_id
 P = t.pipeline
 S = t.opportunity_status
 STATUS_TYPES = ("active", "won", "lost")
-DOES_NOT_EXIST = "Object does not exist."
 
 PIPELINE_FIELDS = FieldSet(
     (
@@ -39,7 +36,13 @@ STATUS_FIELDS = FieldSet(
         Field("label", "str", required=True, nullable=False, max_length=255),
         Field("type", "enum", choices=STATUS_TYPES, required=True, nullable=False, update=False),
         Field(
-            "pipeline_id", "id", required=True, nullable=False, update=False, error_key="pipeline"
+            "pipeline_id",
+            "id",
+            required=True,
+            nullable=False,
+            update=False,
+            error_key="pipeline",
+            references="pipeline",
         ),
     )
 )
@@ -108,13 +111,6 @@ def _status_info(row: Any) -> dict[str, Any]:
     }
 
 
-def pipeline_exists(conn: Connection, org_id: str, pipeline_id: str) -> bool:
-    found = conn.execute(
-        select(P.c.id).where(P.c.organization_id == org_id, P.c.id == pipeline_id)
-    ).first()
-    return found is not None
-
-
 # --- pipelines -----------------------------------------------------------------------------
 
 
@@ -156,18 +152,18 @@ def _place_statuses(
         )
 
 
-def list_pipelines(ctx: Ctx) -> dict[str, Any]:
+def list_pipelines(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
         items = [project(p, ctx.params) for p in statuses.pipelines(conn, ctx.org)]
     return {"data": items, "has_more": False}
 
 
-def get_pipeline(ctx: Ctx) -> dict[str, Any]:
+def get_pipeline(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
         return project(_pipeline(conn, ctx.org, ctx.path_params["id"]), ctx.params)
 
 
-def create_pipeline(ctx: Ctx) -> Response:
+def create_pipeline(ctx: Call) -> Reply:
     values = PIPELINE_FIELDS.validate(ctx.body, creating=True)
     now = dates.now()
     pipeline_id = new_id("pipe")
@@ -190,12 +186,10 @@ def create_pipeline(ctx: Ctx) -> Response:
         if values.get("statuses"):
             _place_statuses(conn, ctx.org, pipeline_id, values["statuses"], now)
         created = _pipeline(conn, ctx.org, pipeline_id)
-    return json_response(
-        project(created, ctx.params), 201, {"Location": f"{ctx.path}{pipeline_id}/"}
-    )
+    return Reply(project(created, ctx.params), {"Location": f"{ctx.path}{pipeline_id}/"})
 
 
-def update_pipeline(ctx: Ctx) -> dict[str, Any]:
+def update_pipeline(ctx: Call) -> dict[str, Any]:
     values = PIPELINE_FIELDS.validate(ctx.body, creating=False)
     now = dates.now()
     pipeline_id = ctx.path_params["id"]
@@ -212,7 +206,7 @@ def update_pipeline(ctx: Ctx) -> dict[str, Any]:
         return project(_pipeline(conn, ctx.org, pipeline_id), ctx.params)
 
 
-def delete_pipeline(ctx: Ctx) -> dict[str, Any]:
+def delete_pipeline(ctx: Call) -> dict[str, Any]:
     pipeline_id = ctx.path_params["id"]
     with ctx.db.write() as conn:
         pipe = _pipeline(conn, ctx.org, pipeline_id)
@@ -237,24 +231,23 @@ def _render_status(conn: Connection, org_id: str, status_id: str) -> dict[str, A
     raise object_not_found("Status")
 
 
-def list_opportunity_statuses(ctx: Ctx) -> dict[str, Any]:
+def list_opportunity_statuses(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
         items = [project(s, ctx.params) for s in statuses.opportunity_statuses(conn, ctx.org)]
     return {"data": items, "has_more": False}
 
 
-def get_opportunity_status(ctx: Ctx) -> dict[str, Any]:
+def get_opportunity_status(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
         return project(_render_status(conn, ctx.org, ctx.path_params["id"]), ctx.params)
 
 
-def create_opportunity_status(ctx: Ctx) -> dict[str, Any]:
+def create_opportunity_status(ctx: Call) -> dict[str, Any]:
     values = STATUS_FIELDS.validate(ctx.body, creating=True)
     now = dates.now()
     status_id = new_id("stat")
     with ctx.db.write() as conn:
-        if not pipeline_exists(conn, ctx.org, values["pipeline_id"]):
-            raise InvalidRequest(field_errors={"pipeline": DOES_NOT_EXIST})
+        repository.check_references(conn, ctx.org, STATUS_FIELDS.fields, values)
         position = conn.execute(
             select(func.count()).where(
                 S.c.organization_id == ctx.org, S.c.pipeline_id == values["pipeline_id"]
@@ -277,7 +270,7 @@ def create_opportunity_status(ctx: Ctx) -> dict[str, Any]:
         return project(_render_status(conn, ctx.org, status_id), ctx.params)
 
 
-def update_opportunity_status(ctx: Ctx) -> dict[str, Any]:
+def update_opportunity_status(ctx: Call) -> dict[str, Any]:
     values = STATUS_FIELDS.validate(ctx.body, creating=False)
     status_id = ctx.path_params["id"]
     with ctx.db.write() as conn:
@@ -290,7 +283,7 @@ def update_opportunity_status(ctx: Ctx) -> dict[str, Any]:
         return project(_render_status(conn, ctx.org, status_id), ctx.params)
 
 
-def delete_opportunity_status(ctx: Ctx) -> dict[str, Any]:
+def delete_opportunity_status(ctx: Call) -> dict[str, Any]:
     status_id = ctx.path_params["id"]
     with ctx.db.write() as conn:
         _render_status(conn, ctx.org, status_id)
@@ -310,52 +303,38 @@ def delete_opportunity_status(ctx: Ctx) -> dict[str, Any]:
     return {}
 
 
-ROUTES: list[tuple[str, dict[str, Op]]] = [
-    (
-        "/pipeline/",
-        {
-            "GET": Op(
-                list_pipelines, summary="List pipelines", list_spec=UNPAGED, fields=PIPELINE_FIELDS
-            ),
-            "POST": Op(create_pipeline, 201, summary="Create a pipeline", fields=PIPELINE_FIELDS),
-        },
-    ),
-    (
-        "/pipeline/{id}/",
-        {
-            "GET": Op(get_pipeline, summary="Get a pipeline", fields=PIPELINE_FIELDS),
-            "PUT": Op(update_pipeline, summary="Update a pipeline", fields=PIPELINE_FIELDS),
-            "DELETE": Op(delete_pipeline, 204, summary="Delete an empty pipeline"),
-        },
-    ),
-    (
-        "/status/opportunity/",
-        {
-            "GET": Op(
-                list_opportunity_statuses,
-                summary="List opportunity statuses",
-                list_spec=UNPAGED,
-                fields=STATUS_FIELDS,
-            ),
-            "POST": Op(
-                create_opportunity_status,
-                summary="Create an opportunity status",
-                fields=STATUS_FIELDS,
-            ),
-        },
-    ),
-    (
-        "/status/opportunity/{id}/",
-        {
-            "GET": Op(
-                get_opportunity_status, summary="Get an opportunity status", fields=STATUS_FIELDS
-            ),
-            "PUT": Op(
-                update_opportunity_status,
-                summary="Update an opportunity status",
-                fields=STATUS_FIELDS,
-            ),
-            "DELETE": Op(delete_opportunity_status, summary="Delete an unused opportunity status"),
-        },
-    ),
-]
+PIPELINE = ResourceSpec(
+    name="pipeline",
+    path="/pipeline/",
+    model="Pipeline",
+    table=t.pipeline,
+    id_prefix="pipe",
+    fields=PIPELINE_FIELDS,
+    list_spec=UNPAGED,
+    operations={
+        "list": Operation(list_pipelines, "List pipelines"),
+        "create": Operation(create_pipeline, "Create a pipeline", 201),
+        "get": Operation(get_pipeline, "Get a pipeline"),
+        "update": Operation(update_pipeline, "Update a pipeline"),
+        "delete": Operation(delete_pipeline, "Delete an empty pipeline", 204),
+    },
+    docs="https://developer.close.com/api/resources/pipelines",
+)
+
+OPPORTUNITY_STATUS = ResourceSpec(
+    name="opportunity_status",
+    path="/status/opportunity/",
+    model="Status",
+    table=t.opportunity_status,
+    id_prefix="stat",
+    fields=STATUS_FIELDS,
+    list_spec=UNPAGED,
+    operations={
+        "list": Operation(list_opportunity_statuses, "List opportunity statuses"),
+        "create": Operation(create_opportunity_status, "Create an opportunity status"),
+        "get": Operation(get_opportunity_status, "Get an opportunity status"),
+        "update": Operation(update_opportunity_status, "Update an opportunity status"),
+        "delete": Operation(delete_opportunity_status, "Delete an unused opportunity status"),
+    },
+    docs="https://developer.close.com/api/resources/opportunity-statuses",
+)

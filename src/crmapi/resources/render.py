@@ -3,15 +3,15 @@
 from collections.abc import Mapping
 from typing import Any
 
+from crmapi.query import grammar
 from crmapi.query.model import ListQuery
 
 
 def project(obj: dict[str, Any], params: Mapping[str, str]) -> dict[str, Any]:
     """Apply ``_fields`` to a single object (unknown names are ignored, as Close does)."""
-    raw = params.get("_fields")
-    if not raw:
+    names = grammar.field_names(params.get("_fields"))
+    if names is None:
         return obj
-    names = {n.strip() for n in raw.split(",") if n.strip()}
     return {k: v for k, v in obj.items() if k in names}
 
 

@@ -5,12 +5,12 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from crmapi.domain.context import Call
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
 from crmapi.query.model import UNPAGED
 from crmapi.resources.render import project
+from crmapi.resources.spec import Operation, ResourceSpec
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
@@ -115,13 +115,13 @@ def opportunity_statuses(conn: Connection, org_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def list_lead_statuses(ctx: Ctx) -> dict[str, Any]:
+def list_lead_statuses(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
         items = [project(s, ctx.params) for s in lead_statuses(conn, ctx.org)]
     return {"data": items, "has_more": False}
 
 
-def get_lead_status(ctx: Ctx) -> dict[str, Any]:
+def get_lead_status(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
         found = lead_status(conn, ctx.org, ctx.path_params["id"])
     if found is None:
@@ -129,7 +129,7 @@ def get_lead_status(ctx: Ctx) -> dict[str, Any]:
     return project(found, ctx.params)
 
 
-def create_lead_status(ctx: Ctx) -> dict[str, Any]:
+def create_lead_status(ctx: Call) -> dict[str, Any]:
     values = LEAD_STATUS_FIELDS.validate(ctx.body, creating=True)
     now = dates.now()
     status_id = new_id("stat")
@@ -155,7 +155,7 @@ def create_lead_status(ctx: Ctx) -> dict[str, Any]:
     return found
 
 
-def update_lead_status(ctx: Ctx) -> dict[str, Any]:
+def update_lead_status(ctx: Call) -> dict[str, Any]:
     values = LEAD_STATUS_FIELDS.validate(ctx.body, creating=False)
     if "label" in values and values["label"] is None:
         raise InvalidRequest(field_errors={"label": "This field may not be null."})
@@ -176,7 +176,7 @@ def update_lead_status(ctx: Ctx) -> dict[str, Any]:
     return found
 
 
-def delete_lead_status(ctx: Ctx) -> dict[str, Any]:
+def delete_lead_status(ctx: Call) -> dict[str, Any]:
     status_id = ctx.path_params["id"]
     with ctx.db.write() as conn:
         if lead_status(conn, ctx.org, status_id) is None:
@@ -198,29 +198,20 @@ def delete_lead_status(ctx: Ctx) -> dict[str, Any]:
     return {}
 
 
-ROUTES: list[tuple[str, dict[str, Op]]] = [
-    (
-        "/status/lead/",
-        {
-            "GET": Op(
-                list_lead_statuses,
-                summary="List lead statuses",
-                list_spec=UNPAGED,
-                fields=LEAD_STATUS_FIELDS,
-            ),
-            "POST": Op(
-                create_lead_status, summary="Create a lead status", fields=LEAD_STATUS_FIELDS
-            ),
-        },
-    ),
-    (
-        "/status/lead/{id}/",
-        {
-            "GET": Op(get_lead_status, summary="Get a lead status", fields=LEAD_STATUS_FIELDS),
-            "PUT": Op(
-                update_lead_status, summary="Update a lead status", fields=LEAD_STATUS_FIELDS
-            ),
-            "DELETE": Op(delete_lead_status, summary="Delete an unused lead status"),
-        },
-    ),
-]
+LEAD_STATUS = ResourceSpec(
+    name="lead_status",
+    path="/status/lead/",
+    model="Status",
+    table=t.lead_status,
+    id_prefix="stat",
+    fields=LEAD_STATUS_FIELDS,
+    list_spec=UNPAGED,
+    operations={
+        "list": Operation(list_lead_statuses, "List lead statuses"),
+        "create": Operation(create_lead_status, "Create a lead status"),
+        "get": Operation(get_lead_status, "Get a lead status"),
+        "update": Operation(update_lead_status, "Update a lead status"),
+        "delete": Operation(delete_lead_status, "Delete an unused lead status"),
+    },
+    docs="https://developer.close.com/api/resources/lead-statuses",
+)

@@ -26,11 +26,10 @@ from sqlalchemy import update as sql_update
 
 from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
+from crmapi.domain.context import Actor, Call
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import REQUIRED, Field, FieldError, FieldSet
 from crmapi.events.emit import emit_change
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
 from crmapi.query import compile as qc
 from crmapi.query import grammar
 from crmapi.query.model import (
@@ -42,16 +41,17 @@ from crmapi.query.model import (
     id_filters,
 )
 from crmapi.query.model import range_filters as ranges
-from crmapi.resources import leads
-from crmapi.resources.lookup import scoped_row
-from crmapi.resources.render import listing, project
-from crmapi.resources.users import is_member, user_names
+from crmapi.resources import repository
+from crmapi.resources.handlers import creating, deleting, updating
+from crmapi.resources.render import listing
+from crmapi.resources.spec import Action, Embed, LeadChild, Operation, ResourceSpec
+from crmapi.resources.users import user_names
+from crmapi.search import exact
 from crmapi.storage import tables as t
 from crmapi.util import dates
 from crmapi.util.ids import new_id
 
 T = t.task
-DOES_NOT_EXIST = "Object does not exist."
 CREATABLE_TYPES = ("lead", "outgoing_call")
 # Every task type Close lists; Airbyte asks for each by name, so each must be a valid filter.
 TASK_TYPES = (
@@ -66,14 +66,18 @@ TASK_TYPES = (
     "incoming_sms",
 )
 VIEWS = ("inbox", "future", "archive")
+# Fields a task of a system type carries beyond the common ones (core.md §5.2), kept in
+# ``data``; and what it is about (``object_type``, the key of ``data`` holding its id).
+TYPE_FIELDS: dict[str, tuple[str, ...]] = {"email_followup": ("email_id", "body_preview")}
+ABOUT: dict[str, tuple[str, str]] = {"email_followup": ("emailthread", "thread_id")}
 MIDNIGHT = "T00:00:00.000000+00:00"
 
 FIELDS = FieldSet(
     (
         Field("_type", "enum", choices=CREATABLE_TYPES, update=False),
-        Field("lead_id", "id", update=False, error_key="lead"),
-        Field("contact_id", "id", error_key="contact"),
-        Field("assigned_to", "id", nullable=False),
+        Field("lead_id", "id", update=False, error_key="lead", references="lead"),
+        Field("contact_id", "id", error_key="contact"),  # and of the task's lead
+        Field("assigned_to", "id", nullable=False, references="user"),
         Field("text", "str", max_length=100_000),
         Field("date", "any"),
         Field("due_date", "any"),
@@ -81,7 +85,14 @@ FIELDS = FieldSet(
         Field("is_dateless", "bool", nullable=False),
         Field("priority", "enum", choices=("high", "medium")),
         Field("date_created", "datetime", nullable=False, update=False),
-        Field("created_by", "id", nullable=False, update=False, error_key="created_by"),
+        Field(
+            "created_by",
+            "id",
+            nullable=False,
+            update=False,
+            error_key="created_by",
+            references="user",
+        ),
     )
 )
 # PUT /task/: the fields a bulk update may set, and the list filters nested in the body.
@@ -143,6 +154,8 @@ LIST = ListSpec(
         "_type__in": _TYPE,
         **{f"date__{op}": _range("date", op) for op in ("gt", "gte", "lt", "lte")},
         **{f"due_date__{op}": _range("due_date", op) for op in ("gt", "gte", "lt", "lte")},
+        "date": exact.exact_date("date", _moment),
+        "due_date": exact.exact_date("due_date", _moment),
         **ranges("date_created"),
         **ranges("date_updated"),
     },
@@ -241,9 +254,7 @@ def render_rows(
             "is_dateless": r.is_dateless,
             "view": view_of(r, tz),
             "priority": (r.data or {}).get("priority"),
-            # The related object: none for lead and outgoing-call tasks (current Close docs).
-            "object_type": None,
-            "object_id": None,
+            **_type_fields(r),
             "created_by": r.created_by,
             "updated_by": r.updated_by,
             "created_by_name": names.get(r.created_by),
@@ -255,26 +266,25 @@ def render_rows(
     ]
 
 
-def get_row(conn: Connection, org_id: str, task_id: str) -> Row[Any]:
-    return scoped_row(conn, T, org_id, task_id, "Task")
+def _type_fields(r: Row[Any]) -> dict[str, Any]:
+    """The type's own fields and its related object: none for lead and outgoing-call tasks
+    (current Close docs)."""
+    data = r.data or {}
+    about = ABOUT.get(r.type)
+    return {
+        **{name: data.get(name) for name in TYPE_FIELDS.get(r.type, ())},
+        "object_type": about[0] if about else None,
+        "object_id": data.get(about[1]) if about else None,
+    }
 
 
 def render_one(conn: Connection, org_id: str, task_id: str, tz: float = 0.0) -> dict[str, Any]:
-    return render_rows(conn, org_id, [get_row(conn, org_id, task_id)], tz)[0]
-
-
-# Leads carry their incomplete tasks only (Close changelog 2024-06-07).
-leads.EMBEDDED.append(
-    leads.Embedded("tasks", T, (T.c.date, T.c.id), render_rows, (T.c.is_complete.is_(False),))
-)
-
-
-# --- writes --------------------------------------------------------------------------------
+    return repository.render_one(conn, SPEC, org_id, task_id, tz)
 
 
 def _emit(
     conn: Connection,
-    ctx: Ctx,
+    ctx: Actor,
     action: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
@@ -297,23 +307,15 @@ def _validate(body: dict[str, Any], creating: bool, tz: float) -> dict[str, Any]
     return values
 
 
-def _check_references(conn: Connection, ctx: Ctx, values: dict[str, Any], lead_id: str) -> None:
-    errors: dict[str, str] = {}
-    for name in ("assigned_to", "created_by"):
-        if values.get(name) is not None and not is_member(conn, ctx.org, values[name]):
-            errors[name] = DOES_NOT_EXIST
-    contact_id = values.get("contact_id")
-    if contact_id is not None:
-        owner = write.contact_lead(conn, ctx.org, contact_id)
-        if owner is None:
-            errors["contact"] = DOES_NOT_EXIST
-        elif owner != lead_id:
-            errors["contact"] = "The contact belongs to another lead."
+def _check_references(conn: Connection, ctx: Actor, values: dict[str, Any], lead_id: str) -> None:
+    people = [FIELDS.by_name["assigned_to"], FIELDS.by_name["created_by"]]
+    errors = repository.missing_references(conn, ctx.org, people, values)
+    errors.update(repository.contact_on_lead(conn, ctx.org, values.get("contact_id"), lead_id))
     if errors:
         raise InvalidRequest(field_errors=errors)
 
 
-def create(conn: Connection, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
+def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
     now = dates.now()
     values = _validate(body, True, ctx.tz)
     kind = values.get("_type") or "lead"
@@ -321,8 +323,7 @@ def create(conn: Connection, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
     missing = {FIELDS.by_name[name].key: REQUIRED for name in required if values.get(name) is None}
     if missing:
         raise InvalidRequest(field_errors=missing)
-    if not leads.exists(conn, ctx.org, values["lead_id"]):
-        raise InvalidRequest(field_errors={"lead": DOES_NOT_EXIST})
+    repository.check_references(conn, ctx.org, [FIELDS.by_name["lead_id"]], values)
     _check_references(conn, ctx, values, values["lead_id"])
     when = values.get("date")
     task_id = new_id("task")
@@ -347,7 +348,7 @@ def create(conn: Connection, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
             date_updated=now,
         )
     )
-    leads.touch(conn, ctx.org, values["lead_id"], ctx.user_id, now)
+    repository.touch_lead(conn, ctx.org, values["lead_id"], ctx.user_id, now)
     created = render_one(conn, ctx.org, task_id, ctx.tz)
     _emit(conn, ctx, "created", None, created)
     if values.get("is_complete"):
@@ -356,11 +357,50 @@ def create(conn: Connection, ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
     return created
 
 
+def create_system(
+    conn: Connection,
+    ctx: Actor,
+    kind: str,
+    lead_id: str,
+    contact_id: str | None,
+    when: str,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """A task Close makes by itself (an email follow-up...): our own values, no validation;
+    assigned to the acting user, with the same events and lead touch as a created one."""
+    now = dates.now()
+    task_id = new_id("task")
+    conn.execute(
+        insert(T).values(
+            id=task_id,
+            organization_id=ctx.org,
+            lead_id=lead_id,
+            type=kind,
+            assigned_to=ctx.user_id,
+            contact_id=contact_id,
+            text=None,
+            date=when,
+            due_date=None,
+            is_complete=False,
+            is_dateless=False,
+            data=data,
+            created_by=ctx.user_id,
+            updated_by=ctx.user_id,
+            date_created=now,
+            date_updated=now,
+        )
+    )
+    repository.touch_lead(conn, ctx.org, lead_id, ctx.user_id, now)
+    created = render_one(conn, ctx.org, task_id, ctx.tz)
+    _emit(conn, ctx, "created", None, created)
+    return created
+
+
 def update(
-    conn: Connection, ctx: Ctx, task_id: str, body: dict[str, Any], now: str | None = None
+    conn: Connection, ctx: Actor, task_id: str, body: dict[str, Any], now: str | None = None
 ) -> dict[str, Any]:
     now = now or dates.now()
-    row = get_row(conn, ctx.org, task_id)
+    row = repository.get_row(conn, SPEC, ctx.org, task_id)
     before = render_rows(conn, ctx.org, [row], ctx.tz)[0]
     values = _validate(body, False, ctx.tz)
     if "text" in values and row.type != "lead":
@@ -391,7 +431,7 @@ def update(
         activity = _completion(conn, ctx, after, now)
         data["completion_id"] = activity["id"]
         conn.execute(update_stmt(ctx.org, task_id).values(data=data))
-    leads.touch(conn, ctx.org, row.lead_id, ctx.user_id, now)
+    repository.touch_lead(conn, ctx.org, row.lead_id, ctx.user_id, now)
     _emit(conn, ctx, "updated", before, after)
     if completing:
         _emit(conn, ctx, "completed", before, after)
@@ -402,7 +442,7 @@ def update_stmt(org_id: str, task_id: str) -> Any:
     return sql_update(T).where(T.c.organization_id == org_id, T.c.id == task_id)
 
 
-def _completion(conn: Connection, ctx: Ctx, task: dict[str, Any], now: str) -> dict[str, Any]:
+def _completion(conn: Connection, ctx: Actor, task: dict[str, Any], now: str) -> dict[str, Any]:
     """The ``TaskCompleted`` activity, attributed to the caller who completed the task."""
     wc = write.write_context(ctx, conn)
     wc.now = now
@@ -419,7 +459,7 @@ def _completion(conn: Connection, ctx: Ctx, task: dict[str, Any], now: str) -> d
     )
 
 
-def _remove_completion(conn: Connection, ctx: Ctx, activity_id: str | None, now: str) -> None:
+def _remove_completion(conn: Connection, ctx: Actor, activity_id: str | None, now: str) -> None:
     """Un-completing deletes the TaskCompleted (unless someone already deleted it)."""
     if activity_id is None or store.fetch_one(conn, ctx.org, activity_id, "TaskCompleted") is None:
         return
@@ -428,11 +468,11 @@ def _remove_completion(conn: Connection, ctx: Ctx, activity_id: str | None, now:
     write.delete(wc, BY_TYPE["TaskCompleted"], activity_id)
 
 
-def remove(conn: Connection, ctx: Ctx, task_id: str) -> dict[str, Any]:
+def remove(conn: Connection, ctx: Actor, task_id: str) -> dict[str, Any]:
     """Delete a task; a TaskCompleted it produced stays in the feed as history."""
     before = render_one(conn, ctx.org, task_id, ctx.tz)
     conn.execute(delete(T).where(T.c.organization_id == ctx.org, T.c.id == task_id))
-    leads.touch(conn, ctx.org, before["lead_id"], ctx.user_id, dates.now())
+    repository.touch_lead(conn, ctx.org, before["lead_id"], ctx.user_id, dates.now())
     _emit(conn, ctx, "deleted", before, None)
     return before
 
@@ -459,7 +499,7 @@ def _scope(org_id: str, extra: list[ColumnElement[bool]]) -> ColumnElement[bool]
     return and_(T.c.organization_id == org_id, *extra)
 
 
-def list_tasks(ctx: Ctx) -> dict[str, Any]:
+def list_tasks(ctx: Call) -> dict[str, Any]:
     query, extra = _query(ctx.params, ctx.tz)
     scope = _scope(ctx.org, extra)
     with ctx.db.read() as conn:
@@ -469,28 +509,7 @@ def list_tasks(ctx: Ctx) -> dict[str, Any]:
     return listing(items, query, total_results=total)
 
 
-def get_task(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.read() as conn:
-        return project(render_one(conn, ctx.org, ctx.path_params["id"], ctx.tz), ctx.params)
-
-
-def create_task(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        return project(create(conn, ctx, ctx.body), ctx.params)
-
-
-def update_task(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        return project(update(conn, ctx, ctx.path_params["id"], ctx.body), ctx.params)
-
-
-def delete_task(ctx: Ctx) -> dict[str, Any]:
-    with ctx.db.write() as conn:
-        remove(conn, ctx, ctx.path_params["id"])
-    return {}
-
-
-def bulk_update(ctx: Ctx) -> dict[str, Any]:
+def bulk_update(ctx: Call) -> dict[str, Any]:
     """``PUT /task/``: the list filters (query or ``_params``) select, the body sets fields."""
     values = BULK_FIELDS.validate(ctx.body, creating=False, tz=ctx.tz)
     params = dict(ctx.params)
@@ -519,23 +538,36 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-ROUTES: list[tuple[str, dict[str, Op]]] = [
-    (
-        "/task/",
-        {
-            "GET": Op(list_tasks, summary="List tasks", list_spec=LIST, fields=FIELDS),
-            "POST": Op(create_task, summary="Create a task", fields=FIELDS),
-            "PUT": Op(
-                bulk_update, summary="Update the tasks the filters select", fields=BULK_FIELDS
-            ),
-        },
+def _event_type(task: dict[str, Any]) -> str:
+    return f"task.{task['_type']}"
+
+
+SPEC = ResourceSpec(
+    name="task",
+    path="/task/",
+    model="Task",
+    table=T,
+    id_prefix="task",
+    fields=FIELDS,
+    list_spec=LIST,
+    render=render_rows,
+    event_type="task",
+    event_type_of=_event_type,
+    operations={
+        "list": Operation(list_tasks, "List tasks"),
+        "create": Operation(creating(create), "Create a task"),
+        "get": Operation(None, "Get a task"),
+        "update": Operation(updating(update), "Update a task"),
+        "delete": Operation(deleting(remove), "Delete a task"),
+    },
+    actions=(
+        Action(
+            "PUT",
+            "",
+            Operation(bulk_update, "Update the tasks the filters select", fields=BULK_FIELDS),
+        ),
     ),
-    (
-        "/task/{id}/",
-        {
-            "GET": Op(get_task, summary="Get a task", fields=FIELDS),
-            "PUT": Op(update_task, summary="Update a task", fields=FIELDS),
-            "DELETE": Op(delete_task, summary="Delete a task"),
-        },
-    ),
-]
+    # Leads carry their incomplete tasks only (Close changelog 2024-06-07).
+    lead_child=LeadChild(Embed("tasks", (T.c.date, T.c.id), (T.c.is_complete.is_(False),))),
+    docs="https://developer.close.com/api/resources/tasks",
+)

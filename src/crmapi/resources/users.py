@@ -4,13 +4,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from crmapi.domain.context import Call
 from crmapi.domain.errors import object_not_found
-from crmapi.http.context import Ctx
-from crmapi.http.endpoint import Op
 from crmapi.query import grammar
 from crmapi.query.model import ListSpec, OrderSpec
 from crmapi.resources import statuses
 from crmapi.resources.render import listing, project
+from crmapi.resources.spec import Operation, ResourceSpec
 from crmapi.storage import tables as t
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "$", "AUD": "$"}
@@ -23,6 +23,8 @@ USER_LIST = ListSpec(
         "last_name": OrderSpec("last_name"),
     },
     default_order="date_created",
+    # Airbyte's users stream asks for ``_limit=1000`` (clients.md); Close answers it.
+    max_limit=1000,
 )
 
 
@@ -52,15 +54,6 @@ def is_member(conn: Connection, org_id: str, user_id: str) -> bool:
     )
 
 
-def _org_ids(conn: Connection, user_id: str) -> list[str]:
-    rows = conn.execute(
-        select(t.membership.c.organization_id)
-        .where(t.membership.c.user_id == user_id, t.membership.c.is_active.is_(True))
-        .order_by(t.membership.c.date_created)
-    )
-    return [r[0] for r in rows]
-
-
 def render_user(row: Any, organizations: list[str]) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -88,7 +81,7 @@ def _members_query(org_id: str) -> Any:
     )
 
 
-def list_users(ctx: Ctx) -> dict[str, Any]:
+def list_users(ctx: Call) -> dict[str, Any]:
     query = grammar.parse(ctx.params, USER_LIST, ctx.tz)
     col = t.user.c[query.order_column]
     stmt = (
@@ -99,18 +92,20 @@ def list_users(ctx: Ctx) -> dict[str, Any]:
     )
     with ctx.db.read() as conn:
         rows = conn.execute(stmt).all()
-        items = [render_user(r, _org_ids(conn, r.id)) for r in rows]
+        # Only the caller's organization, as on /me/: a shared user's other organizations
+        # are not this organization's business.
+        items = [render_user(r, [ctx.org]) for r in rows]
     return listing(items, query)
 
 
-def get_user(ctx: Ctx) -> dict[str, Any]:
+def get_user(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
         row = conn.execute(
             _members_query(ctx.org).where(t.user.c.id == ctx.path_params["id"])
         ).first()
         if row is None:
             raise object_not_found("User")
-        return project(render_user(row, _org_ids(conn, row.id)), ctx.params)
+        return project(render_user(row, [ctx.org]), ctx.params)
 
 
 def _membership(row: Any, org_id: str) -> dict[str, Any]:
@@ -152,14 +147,14 @@ def render_organization(conn: Connection, org_id: str) -> dict[str, Any]:
     }
 
 
-def get_organization(ctx: Ctx) -> dict[str, Any]:
+def get_organization(ctx: Call) -> dict[str, Any]:
     if ctx.path_params["id"] != ctx.org:
         raise object_not_found("Organization")
     with ctx.db.read() as conn:
         return project(render_organization(conn, ctx.org), ctx.params)
 
 
-def me(ctx: Ctx) -> dict[str, Any]:
+def me(ctx: Call) -> dict[str, Any]:
     with ctx.db.read() as conn:
         row = conn.execute(select(t.user).where(t.user.c.id == ctx.user_id)).first()
         if row is None:
@@ -179,9 +174,34 @@ def me(ctx: Ctx) -> dict[str, Any]:
     return project(body, ctx.params)
 
 
-ROUTES: list[tuple[str, dict[str, Op]]] = [
-    ("/me/", {"GET": Op(me, summary="The caller, with its organization")}),
-    ("/user/", {"GET": Op(list_users, summary="List users", list_spec=USER_LIST)}),
-    ("/user/{id}/", {"GET": Op(get_user, summary="Get a user")}),
-    ("/organization/{id}/", {"GET": Op(get_organization, summary="Get the organization")}),
-]
+ME = ResourceSpec(
+    name="me",
+    path="/me/",
+    model="User",
+    operations={"show": Operation(me, "The caller, with its organization")},
+    docs="https://developer.close.com/api/resources/users",
+)
+
+USER = ResourceSpec(
+    name="user",
+    path="/user/",
+    model="User",
+    table=t.user,
+    id_prefix="user",
+    list_spec=USER_LIST,
+    operations={
+        "list": Operation(list_users, "List users"),
+        "get": Operation(get_user, "Get a user"),
+    },
+    docs="https://developer.close.com/api/resources/users",
+)
+
+ORGANIZATION = ResourceSpec(
+    name="organization",
+    path="/organization/",
+    model="Organization",
+    table=t.organization,
+    id_prefix="orga",
+    operations={"get": Operation(get_organization, "Get the organization")},
+    docs="https://developer.close.com/api/resources/organizations",
+)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -103,9 +105,14 @@ api_key = Table(
     _org(),
     Column("user_id", ID, nullable=False),
     # sha256 of the key: keys are random, so a plain digest cannot be brute-forced.
-    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False),
     Column("date_created", TS, nullable=False),
     PrimaryKeyConstraint("organization_id", "id"),
+    # Unique within the organization (a sharded table's unique keys must include its
+    # distribution column); keys are 256 random bits, so they are unique globally anyway.
+    UniqueConstraint("organization_id", "key_hash"),
+    # Authentication looks a key up before it knows the organization.
+    Index(None, "key_hash"),
 )
 
 access_token = Table(
@@ -114,10 +121,12 @@ access_token = Table(
     _id(),
     _org(),
     Column("user_id", ID, nullable=False),
-    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False),
     Column("expires_at", TS, nullable=False),
     Column("date_created", TS, nullable=False),
     PrimaryKeyConstraint("organization_id", "id"),
+    UniqueConstraint("organization_id", "token_hash"),
+    Index(None, "token_hash"),
 )
 
 lead_status = Table(
@@ -191,6 +200,16 @@ contact = Table(
     Index(None, "organization_id", "lead_id", "date_created"),
     Index(None, "organization_id", "date_created", "id"),
 )
+
+# Lead search (``email:``, ``phone:``) on PostgreSQL: GIN over the very expressions
+# ``search/compile.py`` matches by containment (emails case-insensitively). GIN cannot lead
+# with organization_id without the btree_gin extension; the org test follows on the few hits.
+# SQLite has no index over JSON list items: there the search reads the org's contacts.
+for _name, _expr in (
+    ("ix_contact_emails_search", "(lower(emails::text)::jsonb) jsonb_path_ops"),
+    ("ix_contact_phones_search", "phones jsonb_path_ops"),
+):
+    Index(_name, text(_expr), _table=contact, postgresql_using="gin").ddl_if(dialect="postgresql")
 
 opportunity = Table(
     "opportunity",
@@ -299,6 +318,9 @@ activity = Table(
     # splice such a document into the response as stored text (activities/store.py).
     Column("shape", Integer, nullable=False, server_default="0"),
     Column("data", Json, nullable=False),
+    # When a scheduled (or ``send_in``) message is due to be sent; null otherwise. The clock's
+    # due work reads it through a partial index (activities/due.py).
+    Column("due_at", TS),
     PrimaryKeyConstraint("organization_id", "id"),
     _lead_fk("activity"),
     Index(None, "organization_id", "date_created", "id"),
@@ -306,6 +328,14 @@ activity = Table(
     Index(None, "organization_id", "lead_id", "activity_at", "id"),
     Index(None, "organization_id", "type", "date_created", "id"),
     Index(None, "organization_id", "thread_id"),
+    Index(
+        "ix_activity_due",
+        "due_at",
+        sqlite_where=text("due_at IS NOT NULL"),
+        postgresql_where=text("due_at IS NOT NULL"),
+    ),
+    # Lead search: has:calls, call(date ...), calls = 0, last_call probe a lead's rows by type.
+    Index(None, "organization_id", "lead_id", "type", "date_created"),
 )
 
 event = Table(
@@ -371,7 +401,153 @@ webhook_delivery = Table(
     Column("status", String(16), nullable=False, default="pending"),
     Column("last_error", Text),
     Column("date_created", TS, nullable=False),
+    # The host holding the current lease (null when none): its outcome is recorded only while
+    # it still holds it, so a host whose lease was taken over cannot overwrite the new owner.
+    Column("leased_by", ID),
     PrimaryKeyConstraint("organization_id", "id"),
     Index(None, "organization_id", "webhook_id", "status"),
     Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+)
+
+# The emulator's per-organization state (emulator/clock.py, emulator/orgs.py): the test clock,
+# the seed of deterministic ids, and how the organization was seeded (for reset). No row means
+# a real clock and random ids, so organizations made by `crmapi org create` need none.
+emulator_org = Table(
+    "emulator_org",
+    metadata,
+    Column("organization_id", ID, primary_key=True),
+    # real | offset | frozen
+    Column("clock_mode", String(16), nullable=False, default="real"),
+    Column("clock_offset_seconds", Float, nullable=False, default=0.0),
+    Column("clock_frozen_at", TS),
+    Column("id_seed", BigInteger),
+    Column("seed_pack", String(32), nullable=False, default="empty"),
+    Column("date_updated", TS, nullable=False),
+)
+
+# Sent messages a test cleared from the emulator's outbox list (the activities stay).
+emulator_outbox_cleared = Table(
+    "emulator_outbox_cleared",
+    metadata,
+    _org(),
+    Column("activity_id", ID, nullable=False),
+    PrimaryKeyConstraint("organization_id", "activity_id"),
+)
+
+# Periodic per-organization work (retention): one row per (organization, job), claimed by one
+# host at a time with a lease (``events.jobs``), so N hosts run each job once per interval.
+background_job = Table(
+    "background_job",
+    metadata,
+    _org(),
+    Column("name", String(32), nullable=False),
+    Column("next_run_at", TS, nullable=False),
+    Column("leased_by", ID),
+    Column("lease_until", TS),
+    PrimaryKeyConstraint("organization_id", "name"),
+    Index("ix_background_job_due", "name", "next_run_at"),
+)
+
+# Shared rate-limit windows (``http.ratelimit_store``), PostgreSQL only in use. UNLOGGED there
+# (the migration creates it so): losing the counts in a crash only resets a one-second window.
+rate_limit_window = Table(
+    "rate_limit_window",
+    metadata,
+    _org(),
+    Column("bucket", String(200), nullable=False),
+    Column("window_start", Float(53), nullable=False),
+    Column("used", Integer, nullable=False),
+    PrimaryKeyConstraint("organization_id", "bucket"),
+)
+
+# Global tables: identities shared by every organization (a person may belong to several).
+# They carry no organization_id; on a sharded deployment they are reference tables
+# (docs/deployment.md). ``organization`` is distributed by its own id.
+REFERENCE_TABLES = frozenset({"user"})
+
+# Operational state of an organization, not its data: rate-limit windows and job leases.
+# Snapshots leave them out (a restored organization starts with fresh windows and leases).
+RUNTIME_TABLES = frozenset({"rate_limit_window", "background_job"})
+
+# Every try of a webhook delivery (emulator mode records them; see crmapi.emulator.deliveries).
+webhook_attempt = Table(
+    "webhook_attempt",
+    metadata,
+    _id(),
+    _org(),
+    Column("delivery_id", ID, nullable=False),
+    Column("webhook_id", ID, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("date_created", TS, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("request_headers", Json, nullable=False),
+    Column("status", Integer),  # the receiver's HTTP status; null when none came back
+    Column("duration_ms", Float, nullable=False),
+    Column("error", Text),
+    Column("response_snippet", Text),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "delivery_id", "attempt"),
+)
+
+# --- objects ---
+# Call and meeting outcomes (/outcome/). A deleted one keeps its row (``date_deleted``): the
+# activities that carry its id still name it, but it is gone from the API.
+outcome = Table(
+    "outcome",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("type", String(32), nullable=False),
+    Column("date_deleted", TS),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+)
+
+# --- followups ---
+# An email's ``followup_date`` (Close: "create an email follow-up task if no reply arrives"):
+# one row per outgoing email that asked for one, due at that date. It goes with its email
+# (cascade) and is consumed when the clock reaches it (due/followups.py).
+email_followup = Table(
+    "email_followup",
+    metadata,
+    _id(),
+    _org(),
+    Column("due_at", TS, nullable=False),
+    Column("date_created", TS, nullable=False),
+    PrimaryKeyConstraint("organization_id", "id"),
+    # Checked at commit: an email's write records its follow-up before the email's own row.
+    ForeignKeyConstraint(
+        ["organization_id", "id"],
+        ["activity.organization_id", "activity.id"],
+        ondelete="CASCADE",
+        deferrable=True,
+        initially="DEFERRED",
+    ),
+    Index(None, "due_at"),
+)
+
+# --- bulk ---
+# Bulk actions (/bulk_action/<kind>/): a job over the leads a search selects, run by the
+# clock's due work in batches (``due_at``: when its next batch runs; null once finished).
+# ``selection`` holds the lead ids, fixed when the job loads them.
+bulk_action = Table(
+    "bulk_action",
+    metadata,
+    _id(),
+    _org(),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("data", Json, nullable=False),
+    Column("selection", Json),
+    Column("n_leads", Integer),
+    Column("n_leads_processed", Integer, nullable=False),
+    Column("n_objects", Integer),
+    Column("n_objects_processed", Integer, nullable=False),
+    Column("due_at", TS),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "kind", "date_created", "id"),
+    Index(None, "due_at"),
 )

@@ -11,13 +11,44 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 CANONICAL = "%Y-%m-%dT%H:%M:%S.%f+00:00"
 
-# Set only while the demo story replays history through the real write paths.
+# What ``parse`` reads, as a regular expression (for the OpenAPI document): a day, or a day
+# and time with an optional offset (days 1-28 and years 1000-8999 keep every value matching
+# it a real, convertible date).
+_DAY = "[1-8][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+_TIME = (
+    "T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,6})?)?"
+    "(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?"
+)
+PATTERN = f"^{_DAY}({_TIME})?$"
+
+# Set while the demo story replays history through the real write paths, and for the
+# duration of a request of an organization whose test clock is frozen (emulator/clock.py).
 _FROZEN: ContextVar[str | None] = ContextVar("crmapi_frozen_now", default=None)
+# Seconds added to wall time for an organization whose test clock runs at an offset.
+_OFFSET: ContextVar[float] = ContextVar("crmapi_clock_offset", default=0.0)
 
 
 def now() -> str:
-    """The current time in canonical form."""
-    return _FROZEN.get() or datetime.now(UTC).strftime(CANONICAL)
+    """The current time in canonical form (the organization's test clock, when it has one)."""
+    frozen_now = _FROZEN.get()
+    if frozen_now is not None:
+        return frozen_now
+    offset = _OFFSET.get()
+    if offset:
+        return (datetime.now(UTC) + timedelta(seconds=offset)).strftime(CANONICAL)
+    return datetime.now(UTC).strftime(CANONICAL)
+
+
+@contextmanager
+def clock(frozen_at: str | None, offset_seconds: float = 0.0) -> Iterator[None]:
+    """``now()`` reads a frozen instant, or wall time moved by an offset, in this context."""
+    frozen_token = _FROZEN.set(frozen_at)
+    offset_token = _OFFSET.set(offset_seconds)
+    try:
+        yield
+    finally:
+        _OFFSET.reset(offset_token)
+        _FROZEN.reset(frozen_token)
 
 
 @contextmanager

@@ -1,7 +1,11 @@
 """Close-shaped object ids: a family prefix plus random base62 characters."""
 
+import random
 import secrets
 import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 _ALPHABET = string.ascii_letters + string.digits
 # Older Close object families carry 43 random characters, newer ones 22.
@@ -29,10 +33,42 @@ _SHORT_FAMILIES = frozenset(
 )
 
 
+# An organization created with a seed draws its ids from a seeded stream (emulator orgs).
+_RNG: ContextVar[random.Random | None] = ContextVar("crmapi_id_rng", default=None)
+_STREAMS: dict[tuple[str, int], random.Random] = {}
+
+
 def new_id(prefix: str) -> str:
     """Return a new id such as ``lead_<43 chars>`` or ``pipe_<22 chars>``."""
     length = 22 if prefix in _SHORT_FAMILIES else 43
+    rng = _RNG.get()
+    if rng is not None:
+        return f"{prefix}_" + "".join(rng.choice(_ALPHABET) for _ in range(length))
     return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def stream(org: str, seed: int) -> random.Random:
+    """The id stream of a seeded organization in this process: the same seed and the same
+    sequence of writes give the same ids (a restarted process starts the stream again)."""
+    found = _STREAMS.get((org, seed))
+    if found is None:
+        found = _STREAMS[(org, seed)] = random.Random(f"{seed}:{org}")
+    return found
+
+
+def forget_streams(org: str) -> None:
+    """An organization is gone: a new one of the same id and seed starts its stream again."""
+    for key in [k for k in _STREAMS if k[0] == org]:
+        _STREAMS.pop(key, None)
+
+
+@contextmanager
+def seeded(rng: random.Random | None) -> Iterator[None]:
+    token = _RNG.set(rng)
+    try:
+        yield
+    finally:
+        _RNG.reset(token)
 
 
 def new_secret(prefix: str, length: int = 40) -> str:

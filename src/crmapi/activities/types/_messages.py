@@ -1,14 +1,16 @@
 """What Email, SMS and WhatsApp share: the message status machine and attachment checks.
 
 Statuses (Email, SMS): inbox, draft, scheduled, outbox, sent, error. Nothing is really sent:
-``outbox`` means "send now", so the message moves straight to ``sent`` with ``date_sent`` set.
-A ``scheduled`` message stays scheduled (no delivery is simulated when its time comes).
+``outbox`` means "send now", so the message moves straight to ``sent`` with ``date_sent`` set,
+unless ``send_in`` delays it: then it stays ``outbox`` until then. ``scheduled`` and delayed
+messages are sent by the clock's due work when their time comes (emulator/due_messages.py).
 """
 
 import mimetypes
 from collections.abc import Iterable
 from typing import Any
 
+from crmapi.activities import due
 from crmapi.domain.errors import InvalidRequest
 from crmapi.util import dates
 
@@ -41,14 +43,15 @@ def _check_transition(existing: dict[str, Any], obj: dict[str, Any], sent: dict[
         )
 
 
-def _send_in(sent: dict[str, Any], obj: dict[str, Any]) -> None:
-    """``send_in`` (seconds) only delays a real send to allow undo; checked, then dropped."""
+def _send_in(sent: dict[str, Any], obj: dict[str, Any]) -> int:
+    """``send_in`` (seconds) delays the send to allow undo; checked, then dropped."""
     obj.pop("send_in", None)
     value = sent.get("send_in")
     if value is not None and not 0 <= value <= SEND_IN_MAX:
         raise InvalidRequest(
             field_errors={"send_in": f"Must be between 0 and {SEND_IN_MAX} seconds."}
         )
+    return int(value or 0)
 
 
 def apply_status(
@@ -57,7 +60,7 @@ def apply_status(
     """Check the transition, then fill date_sent/date_scheduled and activity_at."""
     if existing is not None:
         _check_transition(existing, obj, sent)
-    _send_in(sent, obj)
+    delay = _send_in(sent, obj)
     status = obj["status"]
     old = existing["status"] if existing is not None else None
     if status == "scheduled" and not obj.get("date_scheduled"):
@@ -68,7 +71,9 @@ def apply_status(
         obj["date_scheduled"] = None  # cancelling drops the schedule
     elif status not in ("scheduled", "draft", "sent") and "date_scheduled" not in sent:
         obj["date_scheduled"] = None
-    if status == "outbox":
+    if status == "outbox" and delay:
+        obj[due.SEND_AT] = dates.shift(wc.now, seconds=delay)
+    elif status == "outbox":
         obj["status"] = "sent"
         obj["date_sent"] = wc.now
     elif status in RECEIVED_OR_SENT and not obj.get("date_sent"):

@@ -1,10 +1,13 @@
 """Calls: https://developer.close.com/api/resources/activities/calls.md"""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, select
 
+from crmapi.activities.sample import NOTES, Sampler, html
 from crmapi.activities.spec import ActivitySpec
+from crmapi.activities.types import _outcome
 from crmapi.activities.types._shared import (
     PHONE_DIRECTIONS,
     PHONE_SOURCES,
@@ -57,6 +60,7 @@ def prepare(
     wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None
 ) -> None:
     richtext.pair(obj, sent, "note", "note_html")
+    _outcome.check(wc, sent, "call")
     if "phone" in sent and obj.get("phone"):
         number = phones.normalize(obj["phone"])
         obj["phone"] = number["phone"]
@@ -72,6 +76,38 @@ def prepare(
         # Close fills a disposition for finished calls; a logged completed call was answered.
         obj["disposition"] = "answered" if obj.get("duration") else "no-answer"
     obj["has_recording"] = bool(obj.get("recording_url"))
+
+
+def sample(gen: Sampler, lead_id: str, when: datetime) -> list[Any]:
+    """A realistic one for ``crmapi seed`` and the demo (see activities/sample.py)."""
+    duration = gen.rng.choice([0, 0, 35, 120, 300, 900])
+    number = f"+1415555{gen.rng.randint(0, 9999):04d}"
+    text = gen.rng.choice(NOTES) if duration else ""
+    return [
+        gen.base(
+            "Call",
+            lead_id,
+            when,
+            {
+                "direction": gen.rng.choice(["inbound", "outbound", "outbound"]),
+                "status": "completed",
+                "disposition": "answered" if duration else "no-answer",
+                "call_method": "external",
+                "source": "External",
+                "duration": duration,
+                "phone": number,
+                "remote_phone": number,
+                "remote_phone_formatted": f"+1 415-555-{number[-4:]}",
+                "remote_country_iso": "US",
+                "note": text,
+                "note_html": html(text),
+                "voicemail_duration": 0,
+                "has_recording": False,
+                "quality_info": "",
+            },
+            contact=True,
+        )
+    ]
 
 
 SPEC = ActivitySpec(
@@ -126,4 +162,6 @@ SPEC = ActivitySpec(
     ),
     prepare=prepare,
     docs="https://developer.close.com/api/resources/activities/calls",
+    sample=sample,
+    sample_weight=24,  # percent of a seeded feed
 )

@@ -5,18 +5,19 @@ instance's own type. They are stored flattened in the activity ``data`` exactly 
 so the feed's hot path renders them with no extra work.
 """
 
+from datetime import datetime
 from typing import Any
 
+from crmapi.activities.sample import Sampler, ts
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
-from crmapi.domain.errors import InvalidRequest
+from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest
 from crmapi.domain.fields import Field
 from crmapi.query.model import FilterSpec
 from crmapi.resources import custom_values
 from crmapi.resources.custom_values import PREFIX
 from crmapi.storage import tables as t
 
-DOES_NOT_EXIST = "Object does not exist."
 TYPE_KEY = "custom_activity_type_id"
 
 
@@ -68,6 +69,24 @@ def prepare(
             obj["last_published_at"] = wc.now
 
 
+def sample(gen: Sampler, lead_id: str, when: datetime) -> list[Any]:
+    """A realistic one for ``crmapi seed`` and the demo (see activities/sample.py)."""
+    return [
+        gen.base(
+            "CustomActivity",
+            lead_id,
+            when,
+            {
+                "custom_activity_type_id": None,
+                "status": "published",
+                "last_published_at": ts(when),
+                "pinned": False,
+                "source": "api",
+            },
+        )
+    ]
+
+
 SPEC = ActivitySpec(
     type="CustomActivity",
     path="custom",
@@ -107,4 +126,6 @@ SPEC = ActivitySpec(
         ),
     },
     docs="https://developer.close.com/api/resources/activities/custom-activities",
+    sample=sample,
+    sample_weight=1,  # percent of a seeded feed
 )

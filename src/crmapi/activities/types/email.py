@@ -6,13 +6,16 @@ here on every write and stored, so reads are plain row rendering.
 """
 
 import re
+from datetime import datetime
 from email.utils import formataddr, getaddresses, parseaddr
 from typing import Any
 
 from sqlalchemy import select
 
+from crmapi.activities import sample as samples
+from crmapi.activities import store
 from crmapi.activities.spec import ActivitySpec
-from crmapi.activities.types import emailthread
+from crmapi.activities.types import _followup, emailthread
 from crmapi.activities.types._messages import (
     apply_status,
     check_attachments,
@@ -26,7 +29,7 @@ from crmapi.activities.types._shared import (
     USERS,
     readonly,
 )
-from crmapi.domain.errors import InvalidRequest
+from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest
 from crmapi.domain.fields import Field, FieldError, coerce
 from crmapi.storage import tables as t
 from crmapi.util import richtext
@@ -96,14 +99,12 @@ def _check_opens(opens: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _parent(wc: Any, obj: dict[str, Any]) -> dict[str, Any] | None:
     """The email ``in_reply_to_id`` names: it must be an email of the organization."""
-    from crmapi.activities import store
-
     parent_id = obj.get("in_reply_to_id")
     if not parent_id:
         return None
     row = store.fetch_one(wc.conn, wc.org, parent_id, "Email")
     if row is None:
-        raise InvalidRequest(field_errors={"in_reply_to_id": "Object does not exist."})
+        raise InvalidRequest(field_errors={"in_reply_to_id": DOES_NOT_EXIST})
     return {**row.data, "lead_id": row.lead_id}
 
 
@@ -179,6 +180,7 @@ def prepare(
     if "opens" in sent:
         obj["opens"] = _check_opens(obj["opens"])
     apply_status(wc, obj, sent, existing)
+    _followup.plan(wc, obj, sent)
     parent = _parent(wc, obj) if "in_reply_to_id" in sent else None
     obj["references"] = list(obj.get("references") or [])
     in_reply_to = _reply_headers(obj, parent)
@@ -193,6 +195,71 @@ def after_write(wc: Any, before: dict[str, Any] | None, after: dict[str, Any] | 
     """The thread follows its latest email; it goes when its last email is deleted."""
     obj = after or before or {}
     emailthread.touch(wc, obj.get("thread_id"))
+
+
+def sample(gen: samples.Sampler, lead_id: str, when: datetime) -> list[Any]:
+    """A realistic one for ``crmapi seed`` and the demo (see activities/sample.py)."""
+    out = []
+    thread = gen.threads.get(lead_id)
+    reply = thread is not None and gen.rng.random() < 0.6
+    if thread is None or not reply:
+        subject = gen.rng.choice(samples.SUBJECTS)
+        created = gen.base(
+            "EmailThread",
+            lead_id,
+            when,
+            {"latest_normalized_subject": subject, "n_emails": 0, "participants": []},
+        )
+        # A reply's subject normalizes to its thread's: the thread's never changes.
+        thread = gen.threads[lead_id] = (created[0] if gen.as_rows else created["id"], subject)
+        out.append(created)
+    thread_id, thread_subject = thread
+    subject = ("Re: " if reply else "") + thread_subject
+    incoming = gen.rng.random() < 0.45
+    us, them = "sales@demo.example", f"contact{gen.rng.randint(1, 99)}@client.example"
+    sender, to = (them, us) if incoming else (us, them)
+    body = gen.rng.choice(samples.NOTES)
+    stamp = samples.ts(when)
+    message_id = f"<{gen.new_id('msg')[4:20]}@demo.example>"
+    email = gen.base(
+        "Email",
+        lead_id,
+        when,
+        {
+            "status": "inbox" if incoming else "sent",
+            "direction": "incoming" if incoming else "outgoing",
+            "subject": subject,
+            "sender": sender,
+            "to": [to],
+            "cc": [],
+            "bcc": [],
+            "body_text": body,
+            "body_html": f"<p>{body}</p>",
+            "body_preview": body[:200],
+            "envelope": {
+                "from": [{"email": sender, "name": ""}],
+                "sender": [{"email": sender, "name": ""}],
+                "to": [{"email": to, "name": ""}],
+                "cc": [],
+                "bcc": [],
+                "reply_to": [],
+                "subject": subject,
+                "date": samples.rfc2822(when),
+                "message_id": message_id,
+                "in_reply_to": None,
+                "is_autoreply": False,
+            },
+            "attachments": [],
+            "opens": [],
+            "date_sent": stamp,
+            "thread_id": thread_id,
+            "message_ids": [message_id],
+            "references": [],
+        },
+        contact=True,
+    )
+    out.append(email)
+    return out
 
 
 SPEC = ActivitySpec(
@@ -238,6 +305,8 @@ SPEC = ActivitySpec(
         readonly("send_attempts", "object_list", ()),
         readonly("need_smtp_credentials", "bool", False),
         readonly("bulk_email_action_id"),
+        # Write-only (see _followup): Close's Email object does not show it back.
+        Field("followup_date", "datetime", on_request=True),
         Field("followup_sequence_id", "id"),
         Field("followup_sequence_delay", "int", minimum=86400),
         Field("followup_sequence_add_cc_bcc", "bool", default=False, nullable=False),
@@ -251,4 +320,6 @@ SPEC = ActivitySpec(
     after_write=after_write,
     preview_fields=PREVIEW_FIELDS,
     docs="https://developer.close.com/api/resources/activities/emails",
+    sample=sample,
+    sample_weight=34,  # percent of a seeded feed
 )

@@ -8,8 +8,9 @@ follows its latest email, so a thread with a fresh reply sorts as fresh.
 
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, cast, or_
+from sqlalchemy import Connection, Text, bindparam, cast, or_, select
 
+from crmapi.activities import store, write
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
 from crmapi.util.jsonutil import loads
@@ -70,8 +71,6 @@ def _newest_first(emails: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _emails_of(conn: Connection, org_id: str, thread_ids: list[str]) -> list[dict[str, Any]]:
-    from crmapi.activities import store
-
     rows = store.fetch_by(
         conn, org_id, store.A.c.thread_id.in_(thread_ids), store.A.c.type == "Email"
     )
@@ -79,9 +78,6 @@ def _emails_of(conn: Connection, org_id: str, thread_ids: list[str]) -> list[dic
 
 
 def _emails_select(binds: list[Any]) -> Any:
-    from sqlalchemy import select
-
-    from crmapi.activities import store
 
     a = store.A
     return select(a.c.id, a.c.thread_id, a.c.activity_at, a.c.user_id, a.c.date_created,
@@ -93,8 +89,6 @@ def _emails_select(binds: list[Any]) -> Any:
 def _previews_of(conn: Connection, org_id: str, thread_ids: list[str]) -> list[dict[str, Any]]:
     """What ``expand`` reads of each email: its columns and stored fields, without rendering
     it (no user names, no hidden fields): a thread page reads a few hundred emails."""
-    from crmapi.activities import store
-
     defaults = store.stored_shape("Email")[1]
     out = []
     for row in store.rows_in(conn, "thread_emails", _emails_select, thread_ids, {"org": org_id}):
@@ -146,15 +140,12 @@ def normalize_subject(subject: str) -> str:
 
 def on_delete(wc: Any, thread: dict[str, Any]) -> None:
     """Deleting a thread deletes every email in it (Close's rule), each with its event."""
-    from crmapi.activities import store
-    from crmapi.activities.registry import BY_TYPE
-
     emails = _emails_of(wc.conn, wc.org, [thread["id"]])
     store.delete_activities(
         wc.conn, wc.org, store.A.c.thread_id == thread["id"], store.A.c.type == "Email"
     )
     for email in emails:
-        wc.emit(BY_TYPE["Email"], "deleted", email, None)
+        wc.emit_as("email", "deleted", email, None)  # Email's event type (activity.email)
 
 
 # --- threading: which thread a new email joins ------------------------------------------------
@@ -170,8 +161,6 @@ def _header_matches(candidate: dict[str, Any], refs: set[str], own: set[str]) ->
 
 def find_thread(wc: Any, email: dict[str, Any], parent: dict[str, Any] | None) -> str | None:
     """The thread of the same lead this email continues, by in_reply_to_id or headers."""
-    from crmapi.activities import store
-
     lead_id = email["lead_id"]
     if parent is not None and parent["lead_id"] == lead_id and parent.get("thread_id"):
         return str(parent["thread_id"])
@@ -202,8 +191,6 @@ def find_thread(wc: Any, email: dict[str, Any], parent: dict[str, Any] | None) -
 
 def start_thread(wc: Any, email: dict[str, Any]) -> str:
     """A new EmailThread for an email that continues none."""
-    from crmapi.activities import write
-
     thread = write.system_create(
         wc,
         SPEC,
@@ -221,8 +208,6 @@ def start_thread(wc: Any, email: dict[str, Any]) -> str:
 
 def touch(wc: Any, thread_id: str | None) -> None:
     """After one of its emails changed: follow the latest email, or go when the last one did."""
-    from crmapi.activities import store, write
-
     if thread_id is None or store.fetch_one(wc.conn, wc.org, thread_id, SPEC.type) is None:
         return
     rows = store.fetch_by(

@@ -6,12 +6,16 @@ lists, reads, updates (notes, outcome, status) and deletes them.
 """
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import select
 
+from crmapi.activities import write
+from crmapi.activities.sample import Sampler, ts
 from crmapi.activities.spec import ActivitySpec
+from crmapi.activities.types import _outcome
 from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
 from crmapi.domain.fields import Field
 from crmapi.storage import tables as t
@@ -33,6 +37,7 @@ def prepare(
     if "user_note" in sent or "user_note_html" in sent:
         richtext.pair(obj, sent, "user_note", "user_note_html")
         obj["user_note_date_updated"] = wc.now
+    _outcome.check(wc, sent, "meeting")
     if "outcome_id" in sent:
         obj["outcome_reason"] = "user-selected" if obj.get("outcome_id") else None
     # Close: a meeting happens when it is scheduled to start, whatever a client sends.
@@ -112,8 +117,6 @@ def add_meeting(
     ``starts_at``/``ends_at`` are client datetimes (parsed here); raises ``ValueError`` for a
     bad datetime, an end before the start, or a lead that is not the organization's.
     """
-    from crmapi.activities import write
-
     start, end = dates.parse(starts_at), dates.parse(ends_at)
     if end < start:
         raise ValueError("ends_at is before starts_at")
@@ -147,6 +150,28 @@ def add_meeting(
             "users": sorted({p["user_id"] for p in people if p["user_id"]} | {organizer}),
         },
     )
+
+
+def sample(gen: Sampler, lead_id: str, when: datetime) -> list[Any]:
+    """A realistic one for ``crmapi seed`` and the demo (see activities/sample.py)."""
+    ends = when + timedelta(minutes=30)
+    return [
+        gen.base(
+            "Meeting",
+            lead_id,
+            when,
+            {
+                "title": gen.rng.choice(["Intro call", "Demo", "Pricing review"]),
+                "starts_at": ts(when),
+                "ends_at": ts(ends),
+                "duration": 1800,
+                "status": "completed",
+                "source": "calendar",
+                "location": "https://meet.example/abc",
+                "attendees": [],
+            },
+        )
+    ]
 
 
 SPEC = ActivitySpec(
@@ -198,4 +223,6 @@ SPEC = ActivitySpec(
     ),
     prepare=prepare,
     docs="https://developer.close.com/api/resources/activities/meetings",
+    sample=sample,
+    sample_weight=5,  # percent of a seeded feed
 )

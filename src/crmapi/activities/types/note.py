@@ -1,7 +1,9 @@
 """Notes: https://developer.close.com/api/resources/activities/notes.md"""
 
+from datetime import datetime
 from typing import Any
 
+from crmapi.activities.sample import NOTES, Sampler, html
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._shared import ATTACHMENTS, COMMENT_SUMMARY, USERS, readonly
 from crmapi.domain.fields import Field
@@ -20,6 +22,29 @@ def prepare(
             obj["pinned_at"] = wc.now
         elif not obj["pinned"]:
             obj["pinned_at"] = None
+
+
+def sample(gen: Sampler, lead_id: str, when: datetime) -> list[Any]:
+    """A realistic one for ``crmapi seed`` and the demo (see activities/sample.py)."""
+    text = gen.rng.choice(NOTES)
+    return [
+        gen.base(
+            "Note",
+            lead_id,
+            when,
+            {
+                "note": text,
+                "note_html": html(text),
+                "note_mentions": [],
+                "title": None,
+                "pinned": False,
+                "pinned_at": None,
+                "attachments": [],
+                "source": "api",
+            },
+            contact=True,
+        )
+    ]
 
 
 SPEC = ActivitySpec(
@@ -41,4 +66,6 @@ SPEC = ActivitySpec(
     ),
     prepare=prepare,
     docs="https://developer.close.com/api/resources/activities/notes",
+    sample=sample,
+    sample_weight=12,  # percent of a seeded feed
 )

@@ -1,7 +1,9 @@
 """SMS: https://developer.close.com/api/resources/activities/sms"""
 
+from datetime import datetime
 from typing import Any
 
+from crmapi.activities.sample import Sampler, ts
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._messages import apply_status, sent_action
 from crmapi.activities.types._shared import (
@@ -37,6 +39,29 @@ def prepare(
     apply_status(wc, obj, sent, existing)
 
 
+def sample(gen: Sampler, lead_id: str, when: datetime) -> list[Any]:
+    """A realistic one for ``crmapi seed`` and the demo (see activities/sample.py)."""
+    inbound = gen.rng.random() < 0.4
+    return [
+        gen.base(
+            "SMS",
+            lead_id,
+            when,
+            {
+                "status": "inbox" if inbound else "sent",
+                "direction": "inbound" if inbound else "outbound",
+                "source": "External",
+                "text": gen.rng.choice(["Sounds good!", "Can we talk at 3?", "Thanks"]),
+                "local_phone": "+14155550100",
+                "remote_phone": "+14155550199",
+                "date_sent": ts(when),
+                "attachments": [],
+            },
+            contact=True,
+        )
+    ]
+
+
 SPEC = ActivitySpec(
     type="SMS",
     path="sms",
@@ -68,4 +93,6 @@ SPEC = ActivitySpec(
     extra_actions=sent_action,
     prepare=prepare,
     docs="https://developer.close.com/api/resources/activities/sms",
+    sample=sample,
+    sample_weight=8,  # percent of a seeded feed
 )

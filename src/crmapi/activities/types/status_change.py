@@ -8,20 +8,21 @@ or opportunity's status, and neither does deleting one. Labels, types, pipelines
 opportunity's value are always filled from the ids, never taken from the body.
 """
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from crmapi.activities.sample import Sampler
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._shared import USERS, readonly
-from crmapi.domain.errors import InvalidRequest
+from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest
 from crmapi.domain.fields import REQUIRED, Field
 from crmapi.query.model import id_filters
 from crmapi.resources.users import CURRENCY_SYMBOLS
 from crmapi.storage import tables as t
 from crmapi.util import dates
 
-DOES_NOT_EXIST = "Object does not exist."
 VERBS = frozenset({"list", "get", "create", "delete"})
 
 
@@ -122,6 +123,24 @@ def prepare_opportunity(
         _copy_value(wc, obj, opp)
 
 
+def lead_sample(gen: Sampler, lead_id: str, when: datetime) -> list[Any]:
+    """A realistic one for ``crmapi seed`` and the demo (see activities/sample.py)."""
+    old, new = gen.rng.sample(gen.lead_statuses, 2)
+    return [
+        gen.base(
+            "LeadStatusChange",
+            lead_id,
+            when,
+            {
+                "old_status_id": old["id"],
+                "old_status_label": old["label"],
+                "new_status_id": new["id"],
+                "new_status_label": new["label"],
+            },
+        )
+    ]
+
+
 LEAD_SPEC = ActivitySpec(
     type="LeadStatusChange",
     path="status_change/lead",
@@ -136,7 +155,34 @@ LEAD_SPEC = ActivitySpec(
     ),
     prepare=prepare_lead,
     docs="https://developer.close.com/api/resources/activities/lead-status-changes",
+    sample=lead_sample,
+    sample_weight=5,  # percent of a seeded feed
 )
+
+
+def opportunity_sample(gen: Sampler, lead_id: str, when: datetime) -> list[Any]:
+    """A realistic one for ``crmapi seed`` and the demo (see activities/sample.py)."""
+    value = gen.rng.choice([50000, 120000, 990000])
+    return [
+        gen.base(
+            "OpportunityStatusChange",
+            lead_id,
+            when,
+            {
+                "opportunity_id": gen.new_id("oppo"),
+                "old_status_label": "Active",
+                "old_status_type": "active",
+                "new_status_label": gen.rng.choice(["Won", "Lost"]),
+                "new_status_type": "won",
+                "opportunity_value": value,
+                "opportunity_value_currency": "USD",
+                "opportunity_value_formatted": f"${value // 100:,}",
+                "opportunity_value_period": "one_time",
+                "opportunity_confidence": 100,
+            },
+        )
+    ]
+
 
 OPPORTUNITY_SPEC = ActivitySpec(
     type="OpportunityStatusChange",
@@ -166,4 +212,6 @@ OPPORTUNITY_SPEC = ActivitySpec(
     prepare=prepare_opportunity,
     filters=id_filters("opportunity_id", column="data.opportunity_id"),
     docs="https://developer.close.com/api/resources/activities/opportunity-status-changes",
+    sample=opportunity_sample,
+    sample_weight=2,  # percent of a seeded feed
 )

@@ -6,10 +6,13 @@ as WhatsApp markdown; ``message_html`` and ``text`` are rendered from it here.
 
 import html
 import re
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
 
+from crmapi.activities import store
+from crmapi.activities.sample import Sampler
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._messages import check_attachments
 from crmapi.activities.types._shared import COMMUNICATION_DIRECTIONS, USERS, readonly
@@ -106,8 +109,6 @@ def _phone(obj: dict[str, Any], side: str) -> None:
 
 
 def _check_response_to(wc: Any, obj: dict[str, Any]) -> None:
-    from crmapi.activities import store
-
     target = obj.get("response_to_id")
     if target is None:
         return
@@ -141,6 +142,29 @@ def prepare(
 
 def _required(name: str, kind: Any, **kw: Any) -> Field:
     return Field(name, kind, required=True, nullable=False, **kw)
+
+
+def sample(gen: Sampler, lead_id: str, when: datetime) -> list[Any]:
+    """A realistic one for ``crmapi seed`` and the demo (see activities/sample.py)."""
+    text = gen.rng.choice(["Hi there!", "See you tomorrow", "Got it, thanks"])
+    return [
+        gen.base(
+            "WhatsAppMessage",
+            lead_id,
+            when,
+            {
+                "external_whatsapp_message_id": gen.new_id("wa")[3:20],
+                "direction": "incoming",
+                "message_markdown": text,
+                "message_html": f"<p>{text}</p>",
+                "text": text,
+                "local_phone": "+14155550100",
+                "remote_phone": "+14155550123",
+                "source": "api",
+            },
+            contact=True,
+        )
+    ]
 
 
 SPEC = ActivitySpec(
@@ -177,4 +201,6 @@ SPEC = ActivitySpec(
         ),
     },
     docs="https://developer.close.com/api/resources/activities/whatsapp",
+    sample=sample,
+    sample_weight=3,  # percent of a seeded feed
 )

@@ -1,0 +1,1 @@
+"""One module per inspector page, each exporting ``PAGE`` (see ``crmapi.inspector.web``)."""

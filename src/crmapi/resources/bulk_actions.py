@@ -1,0 +1,443 @@
+"""Bulk actions (``/bulk_action/edit/``, ``/bulk_action/delete/``): one change applied to every
+lead a search selects (core.md §15, more.md §10).
+
+A job is created ``created`` (200, as Close answers) and runs in the background as due work of
+the organization's clock (``due/bulk_actions.py``): its first step loads the selection
+(``n_leads``, ``n_objects``; ``processing``), each next step changes one batch of leads in its
+own transaction, the last one marks it ``done``. Every change goes through the same domain
+function a one-by-one request would (``leads.update_``, ``contacts.remove``...), so it writes
+the same events and activities, each with ``meta.bulk_action_id``. The job's own events are
+``bulk_action.<kind>`` ``created``, ``updated`` and ``completed``.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from crmapi.activities import store, write
+from crmapi.activities.registry import BY_TYPE
+from crmapi.domain.context import Actor, Context
+from crmapi.domain.errors import InvalidRequest
+from crmapi.domain.fields import Field, FieldSet
+from crmapi.events.emit import emit_change
+from crmapi.query.model import ListSpec, OrderSpec
+from crmapi.resources import (
+    bulk_selection,
+    contacts,
+    custom_values,
+    leads,
+    opportunities,
+    repository,
+)
+from crmapi.resources.handlers import creating
+from crmapi.resources.spec import Operation, ResourceSpec
+from crmapi.storage import tables as t
+from crmapi.util import dates
+from crmapi.util.ids import new_id
+
+B = t.bulk_action
+BATCH = 100  # leads per step: one transaction each, so a big job never holds a long lock
+COMMON = FieldSet(
+    (
+        Field("s_query", "any"),
+        Field("query", "any"),
+        Field("sort", "object_list", max_items=10),
+        Field("results_limit", "any"),
+        Field("send_done_email", "bool", nullable=False),
+    )
+)
+LIST = ListSpec(filters={}, orderings={"date_created": OrderSpec("date_created")})
+
+
+@dataclass(frozen=True)
+class BulkContext(Context):
+    """The job acting: its creator, and its id on every event it causes."""
+
+    bulk_action_id: str = ""
+
+
+# --- edit ------------------------------------------------------------------------------------
+
+# type -> the object type whose custom field it sets (None: the lead status).
+EDIT_TYPES: dict[str, str | None] = {
+    "set_lead_status": None,
+    "set_custom_field": "lead",
+    "clear_custom_field": "lead",
+    "set_contact_custom_field": "contact",
+    "clear_contact_custom_field": "contact",
+    "set_opportunity_custom_field": "opportunity",
+    "clear_opportunity_custom_field": "opportunity",
+}
+# In Close's enum, for objects crmapi does not hold or cannot reach from a lead's fields.
+UNSUPPORTED_EDITS = frozenset(
+    {
+        "set_activity_custom_field",
+        "clear_activity_custom_field",
+        "set_global_custom_field",
+        "clear_global_custom_field",
+        "set_custom_object_custom_field",
+        "clear_custom_object_custom_field",
+    }
+)
+EDIT_FIELDS = FieldSet(
+    (
+        *COMMON.fields,
+        Field("type", "str", required=True, nullable=False),
+        Field("lead_status_id", "id"),
+        Field("custom_field_id", "id"),
+        Field("custom_field_name", "str", max_length=255),
+        Field("custom_field_value", "any"),
+        Field("custom_field_values", "any"),
+        Field("custom_field_operation", "enum", choices=("replace", "add", "remove")),
+    )
+)
+
+
+def _edit_values(conn: Connection, ctx: Actor, values: dict[str, Any]) -> dict[str, Any]:
+    kind = values["type"]
+    if kind in UNSUPPORTED_EDITS:
+        raise InvalidRequest(field_errors={"type": f"{kind} is not supported by this server."})
+    if kind not in EDIT_TYPES:
+        raise InvalidRequest(field_errors={"type": f"Must be one of {', '.join(EDIT_TYPES)}."})
+    object_type = EDIT_TYPES[kind]
+    if object_type is None:
+        status = values.get("lead_status_id")
+        if not status or not repository.exists(conn, t.lead_status, ctx.org, status):
+            raise InvalidRequest(field_errors={"lead_status_id": "Lead status does not exist."})
+        return {"type": kind, "lead_status_id": status}
+    field_id, name = _custom_field(conn, ctx.org, object_type, values)
+    change = _custom_change(kind, field_id, values)
+    # Checked now against the field's definition, as a PUT would (never per lead, later).
+    custom_values.validate(conn, ctx.org, object_type, change, tz=ctx.tz)
+    return {
+        "type": kind,
+        "custom_field_id": field_id,
+        "custom_field_name": name,
+        "custom_field_value": values.get("custom_field_value"),
+        "custom_field_values": values.get("custom_field_values"),
+        "custom_field_operation": values.get("custom_field_operation") or "replace",
+        "change": change,
+    }
+
+
+def _custom_field(
+    conn: Connection, org: str, object_type: str, values: dict[str, Any]
+) -> tuple[str, str]:
+    CF = t.custom_field
+    scope = [CF.c.organization_id == org, CF.c.object_type == object_type]
+    if values.get("custom_field_id"):
+        scope.append(CF.c.id == values["custom_field_id"])
+    elif values.get("custom_field_name"):
+        scope.append(CF.c.name == values["custom_field_name"])
+    else:
+        raise InvalidRequest(field_errors={"custom_field_id": "This field is required."})
+    row = conn.execute(select(CF.c.id, CF.c.name).where(*scope).limit(1)).first()
+    if row is None:
+        raise InvalidRequest(field_errors={"custom_field_id": "Custom field does not exist."})
+    return str(row.id), str(row.name)
+
+
+def _custom_change(kind: str, field_id: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The ``custom.<id>`` body one object's PUT gets."""
+    key = f"custom.{field_id}"
+    if kind.startswith("clear_"):
+        return {key: None}
+    value = values.get("custom_field_values", values.get("custom_field_value"))
+    operation = values.get("custom_field_operation") or "replace"
+    return {key if operation == "replace" else f"{key}.{operation}": value}
+
+
+def _edit_lead(conn: Connection, ctx: Actor, job: dict[str, Any], lead_id: str) -> int:
+    if job["type"] == "set_lead_status":
+        leads.update_(conn, ctx, lead_id, {"status_id": job["lead_status_id"]})
+        return 1
+    object_type = EDIT_TYPES[job["type"]]
+    if object_type == "lead":
+        leads.update_(conn, ctx, lead_id, job["change"])
+        return 1
+    table = t.contact if object_type == "contact" else t.opportunity
+    ids = _child_ids(conn, ctx.org, table, lead_id)
+    for object_id in ids:
+        if object_type == "contact":
+            contacts.update_(conn, ctx, object_id, job["change"])
+        else:
+            opportunities.update(conn, ctx, object_id, job["change"])
+    return len(ids)
+
+
+def _edit_count(conn: Connection, org: str, job: dict[str, Any], lead_ids: list[str]) -> int:
+    object_type = EDIT_TYPES[job["type"]]
+    if object_type in (None, "lead"):
+        return len(lead_ids)
+    table = t.contact if object_type == "contact" else t.opportunity
+    return _count_children(conn, org, table, lead_ids)
+
+
+# --- delete ----------------------------------------------------------------------------------
+
+# bulk_object_type -> the activity type deleted (None: the lead or its contacts).
+DELETE_TYPES: dict[str, str | None] = {
+    "lead": None,
+    "contact": None,
+    "call": "Call",
+    "custom_activity": "CustomActivity",
+    "form_submission": "FormSubmission",
+}
+DELETE_FIELDS = FieldSet(
+    (
+        *COMMON.fields,
+        Field("bulk_object_type", "enum", choices=tuple(DELETE_TYPES), nullable=False),
+    )
+)
+
+
+def _delete_values(conn: Connection, ctx: Actor, values: dict[str, Any]) -> dict[str, Any]:
+    return {"bulk_object_type": values.get("bulk_object_type") or "lead"}
+
+
+def _delete_lead(conn: Connection, ctx: Actor, job: dict[str, Any], lead_id: str) -> int:
+    kind = job["bulk_object_type"]
+    if kind == "lead":
+        leads.remove(conn, ctx, lead_id)
+        return 1
+    if kind == "contact":
+        ids = _child_ids(conn, ctx.org, t.contact, lead_id)
+        for contact_id in ids:
+            contacts.remove(conn, ctx, contact_id)
+        return len(ids)
+    spec = BY_TYPE[str(DELETE_TYPES[kind])]
+    wc = write.write_context(ctx, conn)
+    rows = store.fetch_by(conn, ctx.org, store.A.c.lead_id == lead_id, store.A.c.type == spec.type)
+    for row in rows:
+        write.delete(wc, spec, row.id)
+    return len(rows)
+
+
+def _delete_count(conn: Connection, org: str, job: dict[str, Any], lead_ids: list[str]) -> int:
+    kind = job["bulk_object_type"]
+    if kind == "lead":
+        return len(lead_ids)
+    if kind == "contact":
+        return _count_children(conn, org, t.contact, lead_ids)
+    A = store.A
+    scope = (A.c.organization_id == org, A.c.type == DELETE_TYPES[kind])
+    return sum(
+        int(
+            conn.execute(
+                select(func.count()).select_from(A).where(*scope, A.c.lead_id.in_(chunk))
+            ).scalar_one()
+        )
+        for chunk in _chunks(lead_ids)
+    )
+
+
+# --- the kinds -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    prefix: str
+    fields: FieldSet
+    values: Callable[[Connection, Actor, dict[str, Any]], dict[str, Any]]
+    apply: Callable[[Connection, Actor, dict[str, Any], str], int]
+    count: Callable[[Connection, str, dict[str, Any], list[str]], int]
+    shown: tuple[str, ...]  # the kind's own fields on the job object
+
+
+KINDS: dict[str, Kind] = {
+    "edit": Kind(
+        "edit",
+        "bulkedit",
+        EDIT_FIELDS,
+        _edit_values,
+        _edit_lead,
+        _edit_count,
+        ("type", "lead_status_id", "custom_field_name", "custom_field_value"),
+    ),
+    "delete": Kind(
+        "delete",
+        "bulkdelete",
+        DELETE_FIELDS,
+        _delete_values,
+        _delete_lead,
+        _delete_count,
+        ("bulk_object_type",),
+    ),
+}
+
+
+def _child_ids(conn: Connection, org: str, table: Any, lead_id: str) -> list[str]:
+    rows = conn.execute(
+        select(table.c.id)
+        .where(table.c.organization_id == org, table.c.lead_id == lead_id)
+        .order_by(table.c.date_created, table.c.id)
+    )
+    return [str(r[0]) for r in rows]
+
+
+def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
+
+
+def _count_children(conn: Connection, org: str, table: Any, lead_ids: list[str]) -> int:
+    scope = table.c.organization_id == org
+    return sum(
+        int(
+            conn.execute(
+                select(func.count()).select_from(table).where(scope, table.c.lead_id.in_(chunk))
+            ).scalar_one()
+        )
+        for chunk in _chunks(lead_ids)
+    )
+
+
+# --- rendering and writes ---------------------------------------------------------------------
+
+
+def render_rows(
+    conn: Connection, org_id: str, rows: Sequence[Row[Any]], tz: float = 0.0
+) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        data = r.data or {}
+        kind = KINDS[r.kind]
+        out.append(
+            {
+                "id": r.id,
+                "organization_id": r.organization_id,
+                **{name: data.get(name) for name in kind.shown},
+                "query": data.get("query"),
+                "s_query": data.get("s_query"),
+                "results_limit": data.get("results_limit"),
+                "sort": data.get("sort"),
+                "send_done_email": data.get("send_done_email", True),
+                "status": r.status,
+                "n_leads": r.n_leads,
+                "n_leads_processed": r.n_leads_processed,
+                "n_objects": r.n_objects,
+                "n_objects_processed": r.n_objects_processed,
+                "created_by": r.created_by,
+                "updated_by": r.updated_by,
+                "date_created": r.date_created,
+                "date_updated": r.date_updated,
+            }
+        )
+    return out
+
+
+def _creator(kind: Kind) -> Callable[[Connection, Actor, dict[str, Any]], dict[str, Any]]:
+    def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
+        values = kind.fields.validate(body, creating=True, tz=ctx.tz)
+        # Checked now, so a bad search is the caller's 400, not a failed job later.
+        bulk_selection.parse(conn, ctx.org, ctx.user_id, ctx.tz, values)
+        bulk_selection.results_limit(values)
+        data = {
+            **kind.values(conn, ctx, values),
+            **{k: values.get(k) for k in ("query", "s_query", "sort", "results_limit")},
+            "send_done_email": values.get("send_done_email", True),
+            "tz": ctx.tz,
+        }
+        now = dates.now()
+        job_id = new_id(kind.prefix)
+        conn.execute(
+            insert(B).values(
+                id=job_id,
+                organization_id=ctx.org,
+                kind=kind.name,
+                status="created",
+                data=data,
+                selection=None,
+                n_leads=None,
+                n_leads_processed=0,
+                n_objects=None,
+                n_objects_processed=0,
+                due_at=now,
+                created_by=ctx.user_id,
+                updated_by=ctx.user_id,
+                date_created=now,
+                date_updated=now,
+            )
+        )
+        created = repository.render_one(conn, SPECS[kind.name], ctx.org, job_id)
+        emit_change(conn, ctx, f"bulk_action.{kind.name}", "created", None, created)
+        return created
+
+    return create
+
+
+def step(conn: Connection, ctx: BulkContext, row: Row[Any]) -> dict[str, Any]:
+    """Run the job's next step (load, or one batch); return what it did, for ``advance``."""
+    kind, data = KINDS[row.kind], dict(row.data or {})
+    spec = SPECS[kind.name]
+    before = repository.render_one(conn, spec, ctx.org, row.id)
+    now = dates.now()
+    if row.status == "created":
+        search = bulk_selection.parse(conn, ctx.org, ctx.user_id, float(data.get("tz", 0)), data)
+        ids = bulk_selection.lead_ids(conn, ctx.org, search, ctx.tz, data.get("results_limit"))
+        changes: dict[str, Any] = {
+            "status": "processing",
+            "selection": ids,
+            "n_leads": len(ids),
+            "n_objects": kind.count(conn, ctx.org, data, ids),
+        }
+        done = {"step": "loaded", "n_leads": len(ids)}
+    else:
+        ids = list(row.selection or [])
+        batch = ids[row.n_leads_processed : row.n_leads_processed + BATCH]
+        existing = _existing_leads(conn, ctx.org, batch)
+        live = [lead_id for lead_id in batch if lead_id in existing]
+        objects = sum(kind.apply(conn, ctx, data, lead_id) for lead_id in live)
+        changes = {
+            "n_leads_processed": row.n_leads_processed + len(batch),
+            "n_objects_processed": row.n_objects_processed + objects,
+        }
+        done = {"step": "batch", "n_leads": len(batch)}
+    finished = changes.get("n_leads_processed", row.n_leads_processed) >= (
+        changes.get("n_leads", row.n_leads) or 0
+    )
+    if finished:
+        changes["status"] = "done"
+    conn.execute(
+        update(B)
+        .where(B.c.organization_id == ctx.org, B.c.id == row.id)
+        .values(**changes, due_at=None if finished else now, date_updated=now)
+    )
+    after = repository.render_one(conn, spec, ctx.org, row.id)
+    emit_change(conn, ctx, f"bulk_action.{kind.name}", "updated", before, after)
+    if finished:
+        emit_change(conn, ctx, f"bulk_action.{kind.name}", "completed", None, after)
+    return {**done, "status": after["status"]}
+
+
+def _existing_leads(conn: Connection, org: str, ids: list[str]) -> set[str]:
+    # A lead deleted since the job loaded is skipped (and counted as processed).
+    L = t.lead
+    rows = conn.execute(select(L.c.id).where(L.c.organization_id == org, L.c.id.in_(ids)))
+    return {str(r[0]) for r in rows}
+
+
+def _spec(kind: Kind) -> ResourceSpec:
+    return ResourceSpec(
+        name=f"bulk_action_{kind.name}",
+        path=f"/bulk_action/{kind.name}/",
+        model=f"Bulk{kind.name.capitalize()}Action",
+        table=B,
+        id_prefix=kind.prefix,
+        where=(B.c.kind == kind.name,),
+        fields=kind.fields,
+        list_spec=LIST,
+        render=render_rows,
+        event_type=f"bulk_action.{kind.name}",
+        operations={
+            "list": Operation(None, f"List bulk {kind.name} actions"),
+            "create": Operation(creating(_creator(kind)), f"Create a bulk {kind.name} action"),
+            "get": Operation(None, f"Get a bulk {kind.name} action"),
+        },
+        docs="https://developer.close.com/api/resources/bulk-actions",
+    )
+
+
+SPECS: dict[str, ResourceSpec] = {name: _spec(kind) for name, kind in KINDS.items()}
