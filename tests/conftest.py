@@ -174,3 +174,11 @@ def api(app: Any, client: TestClient) -> Api:
 def other(app: Any, client: TestClient) -> Api:
     """A second, unrelated organization (for tenancy tests)."""
     return make_org(app, client, "Globex", "owner@globex.example")
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """Sets get a sorted id: string hashing is salted per process, and pytest-xdist needs every
+    worker to collect the same test ids."""
+    if isinstance(val, set | frozenset):
+        return "{" + ", ".join(sorted(map(repr, val))) + "}"
+    return None

@@ -12,6 +12,11 @@ from crmapi.util import dates
 from tests.conftest import Api
 
 
+def _case_id(value: object) -> str:
+    """Sets sorted: string hashing is salted per process and xdist workers must agree on ids."""
+    return str(sorted(value)) if isinstance(value, set) else str(value)
+
+
 @pytest.fixture
 def deals(api: Api) -> dict[str, str]:
     acme = api.ok(
@@ -56,7 +61,7 @@ OPPORTUNITY_FILTERS: list[tuple[dict[str, str], set[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("params", "expected"), OPPORTUNITY_FILTERS, ids=str)
+@pytest.mark.parametrize(("params", "expected"), OPPORTUNITY_FILTERS, ids=_case_id)
 def test_opportunity_filters_apply(
     api: Api, deals: dict[str, str], params: dict[str, str], expected: set[str]
 ) -> None:
@@ -92,7 +97,7 @@ OPPORTUNITY_REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize(("params", "param", "words"), OPPORTUNITY_REFUSALS, ids=str)
+@pytest.mark.parametrize(("params", "param", "words"), OPPORTUNITY_REFUSALS, ids=_case_id)
 def test_opportunity_filters_we_cannot_apply_are_a_400_naming_them(
     api: Api, deals: dict[str, str], params: dict[str, str], param: str, words: str
 ) -> None:
@@ -129,7 +134,7 @@ TASK_FILTERS: list[tuple[dict[str, str], set[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("params", "expected"), TASK_FILTERS, ids=str)
+@pytest.mark.parametrize(("params", "expected"), TASK_FILTERS, ids=_case_id)
 def test_task_exact_dates_apply(
     api: Api, tasks: dict[str, str], params: dict[str, str], expected: set[str]
 ) -> None:

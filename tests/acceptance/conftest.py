@@ -24,6 +24,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).parent == HERE:
             item.add_marker(pytest.mark.acceptance)
+            # One worker runs them all: they share one live server, its seed and the client
+            # venvs (installed once, not raced by two workers).
+            item.add_marker(pytest.mark.xdist_group("acceptance"))
             # The first test also pays for a cold install of the client venvs.
             item.add_marker(pytest.mark.timeout(600))
 

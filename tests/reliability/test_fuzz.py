@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.reliability.conftest import record
@@ -90,6 +91,9 @@ def _failures_section(stdout: str) -> str:
     return stdout[max(start, 0) : end if end > 0 else None][:12000]
 
 
+# Every operation of the document, a few cases each: about 3 minutes on 2 quiet cores, more
+# beside the other pytest worker, so it gets more than the suite's 300 s default.
+@pytest.mark.timeout(1200)
 def test_it_survives_fuzzing_of_every_operation(fresh_database_url: str, tmp_path: Path) -> None:
     org = create_org(fresh_database_url, "Fuzz", "fuzz@example.com")
     with Server(fresh_database_url) as server:
