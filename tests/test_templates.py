@@ -39,8 +39,13 @@ def _lead_and_contact(api: Api) -> tuple[Obj, Obj]:
     ("path", "body", "create_status", "delete_status", "prefix"),
     [
         ("email_template/", GREETING, 200, 200, "tmpl_"),
-        ("sms_template/", {"name": "Ping", "text": "Hey {{ contact.first_name }}"}, 201, 204,
-         "smstmpl_"),
+        (
+            "sms_template/",
+            {"name": "Ping", "text": "Hey {{ contact.first_name }}"},
+            201,
+            204,
+            "smstmpl_",
+        ),
     ],
 )
 def test_crud_answers_with_closes_status_codes(
@@ -82,7 +87,9 @@ def test_a_reposted_export_ignores_read_only_keys(api: Api) -> None:
     clone = _email_template(api, **copy)
     assert clone["id"] != original["id"]
     assert (clone["name"], clone["subject"], clone["body"]) == (
-        original["name"], original["subject"], original["body"]
+        original["name"],
+        original["subject"],
+        original["body"],
     )
 
 
@@ -149,9 +156,7 @@ def test_template_events(api: Api, kind: str) -> None:
     api.delete(f"{kind}/{created['id']}/")
     events = [e for e in api.ok("GET", "event/")["data"] if e["object_id"] == created["id"]]
     assert {e["object_type"] for e in events} == {kind}
-    assert sorted(e["action"] for e in events) == [
-        "created", "deleted", "updated"
-    ]
+    assert sorted(e["action"] for e in events) == ["created", "deleted", "updated"]
 
 
 # --- tags ------------------------------------------------------------------------------------
@@ -187,8 +192,15 @@ def test_tags_render(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["{{ a | b }}", "{% for x in y %}", "{{ a", "{{ }}", "{{ 1a }}", "{{ a.b() }}",
-     "{{ a.__class__['x'] }}"],
+    [
+        "{{ a | b }}",
+        "{% for x in y %}",
+        "{{ a",
+        "{{ }}",
+        "{{ 1a }}",
+        "{{ a.b() }}",
+        "{{ a.__class__['x'] }}",
+    ],
 )
 def test_tags_that_are_not_variables_are_refused(text: str) -> None:
     with pytest.raises(template_tags.TemplateSyntaxError):
@@ -315,8 +327,12 @@ def test_an_email_with_a_template_and_no_body_gets_it_rendered(api: Api) -> None
     email = api.ok(
         "POST",
         "activity/email/",
-        {"lead_id": lead["id"], "contact_id": contact["id"], "status": "draft",
-         "template_id": template["id"]},
+        {
+            "lead_id": lead["id"],
+            "contact_id": contact["id"],
+            "status": "draft",
+            "template_id": template["id"],
+        },
     )
     assert email["template_id"] == template["id"]
     assert email["template_name"] == "Checking in"
@@ -332,8 +348,12 @@ def test_an_html_template_fills_both_bodies(api: Api) -> None:
     email = api.ok(
         "POST",
         "activity/email/",
-        {"lead_id": lead["id"], "contact_id": contact["id"], "status": "draft",
-         "template_id": template["id"]},
+        {
+            "lead_id": lead["id"],
+            "contact_id": contact["id"],
+            "status": "draft",
+            "template_id": template["id"],
+        },
     )
     assert email["body_html"] == "<body><p>Hi <b>John</b></p></body>"
     assert email["body_text"] == "Hi John"
@@ -351,8 +371,13 @@ def test_what_the_email_sends_wins_over_the_template(
 ) -> None:
     lead, contact = _lead_and_contact(api)
     template = _email_template(api)
-    body = {"lead_id": lead["id"], "contact_id": contact["id"], "status": "draft",
-            "template_id": template["id"], **sent}
+    body = {
+        "lead_id": lead["id"],
+        "contact_id": contact["id"],
+        "status": "draft",
+        "template_id": template["id"],
+        **sent,
+    }
     email = api.ok("POST", "activity/email/", body)
     assert email["body_text"] == body_text
     if "body_text" not in sent:
@@ -366,8 +391,12 @@ def test_an_sms_with_a_template_and_no_text_gets_it_rendered(api: Api) -> None:
     sms = api.ok(
         "POST",
         "activity/sms/",
-        {"lead_id": lead["id"], "contact_id": contact["id"], "status": "draft",
-         "template_id": template["id"]},
+        {
+            "lead_id": lead["id"],
+            "contact_id": contact["id"],
+            "status": "draft",
+            "template_id": template["id"],
+        },
     )
     assert sms["text"] == "Hey John, ever considered Close?"
     assert sms["template_id"] == template["id"]
@@ -392,8 +421,11 @@ def test_an_sms_with_a_template_and_no_text_gets_it_rendered(api: Api) -> None:
 def test_an_unknown_template_id_is_400(api: Api, path: str, template_id: str) -> None:
     lead = factories.lead(api)
     ids = {"SMS": _sms_template(api)["id"], "EMAIL": _email_template(api)["id"]}
-    body = {"lead_id": lead["id"], "status": "draft", "template_id": ids.get(template_id,
-                                                                             template_id)}
+    body = {
+        "lead_id": lead["id"],
+        "status": "draft",
+        "template_id": ids.get(template_id, template_id),
+    }
     response = api.post(path, body)
     assert response.status_code == 400, response.text
     assert "template_id" in response.json()["field-errors"]
@@ -434,9 +466,7 @@ def test_another_organizations_template_cannot_be_rendered_or_used(api: Api, oth
         assert "secret" not in response.text
 
 
-def test_a_template_cannot_be_rendered_for_another_organizations_lead(
-    api: Api, other: Api
-) -> None:
+def test_a_template_cannot_be_rendered_for_another_organizations_lead(api: Api, other: Api) -> None:
     their_lead, their_contact = _lead_and_contact(other)
     template = _email_template(api, body="{{ lead.display_name }}")
     response = api.get(

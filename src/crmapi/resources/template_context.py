@@ -93,9 +93,7 @@ def user(conn: Connection, user_id: str) -> dict[str, Any]:
 
 
 def organization(conn: Connection, org: str) -> dict[str, Any]:
-    name = conn.execute(
-        select(t.organization.c.name).where(t.organization.c.id == org)
-    ).scalar()
+    name = conn.execute(select(t.organization.c.name).where(t.organization.c.id == org)).scalar()
     return {"id": org, "name": name or ""}
 
 
@@ -108,9 +106,7 @@ def build(
     if lead_id and found_lead is None:
         raise InvalidRequest(field_errors={"lead_id": DOES_NOT_EXIST})
     found_contact = contact(conn, org, contact_id) if contact_id else None
-    if contact_id and (
-        found_contact is None or (lead_id and found_contact["lead_id"] != lead_id)
-    ):
+    if contact_id and (found_contact is None or (lead_id and found_contact["lead_id"] != lead_id)):
         raise InvalidRequest(field_errors={"contact_id": DOES_NOT_EXIST})
     return {
         "lead": found_lead or {},

@@ -71,9 +71,7 @@ def fill_email(
     obj["template_name"] = row.name
     if sent.get("body_text") or sent.get("body_html"):
         return
-    context = template_context.build(
-        conn, org, user_id, obj.get("lead_id"), obj.get("contact_id")
-    )
+    context = template_context.build(conn, org, user_id, obj.get("lead_id"), obj.get("contact_id"))
     subject, body = subject_and_body(row, context)
     if not sent.get("subject"):
         obj["subject"] = subject
@@ -95,7 +93,5 @@ def fill_sms(
     row = _used_template(conn, t.sms_template, org, template_id)
     if sent.get("text"):
         return
-    context = template_context.build(
-        conn, org, user_id, obj.get("lead_id"), obj.get("contact_id")
-    )
+    context = template_context.build(conn, org, user_id, obj.get("lead_id"), obj.get("contact_id"))
     obj["text"] = template_tags.render(row.text, context)
