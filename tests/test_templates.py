@@ -5,6 +5,9 @@ from typing import Any
 
 import pytest
 
+from crmapi import openapi
+from crmapi.emulator.strict import known_params
+from crmapi.http.routing import API_PREFIX, route_table
 from crmapi.util import template_tags
 from tests import factories
 from tests.conftest import Api
@@ -475,3 +478,16 @@ def test_a_template_cannot_be_rendered_for_another_organizations_lead(api: Api, 
     )
     assert response.status_code == 400
     assert "Bluth" not in response.text
+
+
+# --- the render parameters are declared ------------------------------------------------------
+
+
+def test_the_render_parameters_are_documented_and_known_to_strict_mode() -> None:
+    path = "/email_template/{id}/render/"
+    op = dict(route_table())[path]["GET"]
+    assert {"lead_id", "contact_id", "query", "entry", "mode"} <= known_params(op)
+    operation = openapi.document()["paths"][API_PREFIX + path]["get"]
+    params = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert params["entry"] == {"type": "integer", "minimum": 0, "maximum": 99}
+    assert params["mode"]["enum"] == ["lead", "contact"]

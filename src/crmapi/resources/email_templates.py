@@ -15,7 +15,7 @@ from crmapi.domain.context import Actor, Call
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
-from crmapi.query.model import FilterSpec, ListSpec, OrderSpec
+from crmapi.query.model import FilterSpec, ListSpec, OrderSpec, ParamSpec
 from crmapi.resources import bulk_selection, repository, template_context, template_render
 from crmapi.resources.handlers import creating, deleting, updating
 from crmapi.resources.render import project
@@ -52,6 +52,18 @@ LIST = ListSpec(
 # among those with an email address; Close allows 0-99.
 PREVIEW_LIMIT = 100
 MODES = ("lead", "contact")
+RENDER_PARAMS = {
+    "lead_id": ParamSpec(description="The lead to render for (with contact_id)."),
+    "contact_id": ParamSpec(description="One of the lead's contacts (with lead_id)."),
+    "query": ParamSpec(description="A lead search: render for its entry-th result instead."),
+    "entry": ParamSpec(
+        "int", "Which result of query (0-based; default 0).", minimum=0, maximum=PREVIEW_LIMIT - 1
+    ),
+    "mode": ParamSpec(
+        description="lead: each lead's first contact with an email; contact: every such contact.",
+        choices=MODES,
+    ),
+}
 
 
 def _attachment(item: dict[str, Any]) -> dict[str, Any]:
@@ -241,7 +253,11 @@ SPEC = ResourceSpec(
         Action(
             "GET",
             "{id}/render/",
-            Operation(render_template, "Render an email template for a lead and contact"),
+            Operation(
+                render_template,
+                "Render an email template for a lead and contact",
+                params=RENDER_PARAMS,
+            ),
         ),
     ),
     docs="https://developer.close.com/api/resources/email-templates",
