@@ -68,11 +68,7 @@ CREATES: list[tuple[str, Obj, Obj]] = [
             "activity_at": "2024-03-01T09:30:00.000000+00:00",
         },
     ),
-    (
-        "template_id is kept",
-        {"status": "draft", "template_id": "tmpl_1"},
-        {"template_id": "tmpl_1", "template_name": None},
-    ),
+    # template_id must name one of the organization's templates: tests/test_templates.py.
 ]
 
 

@@ -14,7 +14,7 @@ from crmapi.domain.fields import Field, FieldSet
 from crmapi.http.endpoint import Op
 from crmapi.http.routing import API_PREFIX, RouteDecl, route_table
 from crmapi.query.grammar import MAX_FIELDS, MAX_INT
-from crmapi.query.model import FilterSpec, ListSpec, ModeSpec
+from crmapi.query.model import FilterSpec, ListSpec, ModeSpec, ParamSpec
 from crmapi.search.exact import NOTHING
 from crmapi.util.dates import PATTERN as DATE_PATTERN
 
@@ -223,6 +223,17 @@ def _mode_param(name: str, mode: ModeSpec) -> Schema:
     return _query_param(name, schema, mode.description, empty_is_absent=True)
 
 
+def _plain_param(name: str, spec: ParamSpec) -> Schema:
+    schema: Schema = {"type": "string"} if spec.kind == "str" else {"type": "integer"}
+    if spec.choices:
+        schema["enum"] = list(spec.choices)
+    if spec.minimum is not None:
+        schema["minimum"] = spec.minimum
+    if spec.maximum is not None:
+        schema["maximum"] = spec.maximum
+    return _query_param(name, schema, spec.description)
+
+
 def fields_param() -> Schema:
     return _query_param(
         "_fields",
@@ -335,6 +346,7 @@ def _operation(op: Op, method: str, path: str) -> Schema:
         params += list_params(op.list_spec)
     elif method in ("GET", "POST", "PUT"):
         params.append(fields_param())
+    params += [_plain_param(name, spec) for name, spec in sorted(op.params.items())]
     operation: Schema = {
         "operationId": operation_id(method, path),
         "summary": op.summary or f"{method} {path}",

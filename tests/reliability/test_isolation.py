@@ -68,11 +68,12 @@ class Matrix:
         self.ops = dict(route_table())
 
     def a_id(self, path: str) -> str:
-        """One of A's ids for an item path: what A itself lists under the collection."""
+        """One of A's ids for an item path (or an action under it, ``{id}/render/``): what A
+        itself lists under the collection."""
         params = PARAM.findall(path)
-        if params != ["id"] or not path.endswith("{id}/"):
+        if params != ["id"] or "{id}/" not in path:
             raise AssertionError(f"no isolation case for {path}: map its parameters here")
-        collection = path[: -len("{id}/")]
+        collection = path[: path.index("{id}/")]
         if collection == "/organization/":
             return self.a.org_id
         if collection == "/membership/":  # no list in Close: the organization holds them

@@ -46,7 +46,7 @@ def level_of(raw: str | None) -> str | None:
 def known_params(op: Op) -> frozenset[str]:
     spec = op.list_spec
     if spec is None:
-        return frozenset({"_fields"})
+        return frozenset({"_fields", *op.params})
     return frozenset({*_PAGING_CONTROL[spec.paging], *spec.filters, *spec.modes})
 
 

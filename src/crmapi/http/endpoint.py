@@ -9,7 +9,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -34,7 +34,7 @@ from crmapi.domain.fields import FieldSet
 from crmapi.http.auth import Credential, client_address, credential
 from crmapi.http.context import Ctx
 from crmapi.http.errors import client_gone, json_response, render_error
-from crmapi.query.model import ListSpec
+from crmapi.query.model import ListSpec, ParamSpec
 from crmapi.storage import db
 from crmapi.util import dates
 from crmapi.util.ids import _ALPHABET
@@ -73,6 +73,7 @@ class Op:
     operation: str = ""  # e.g. create_activity_note; derived by routing when not declared
     summary: str = ""
     list_spec: ListSpec | None = None  # query parameters of a list
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)  # those of any other
     # The resource's declared fields: the request body (create fields on POST, update fields
     # on PUT) and the properties of the returned object.
     fields: FieldSet | None = None

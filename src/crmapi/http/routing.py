@@ -87,6 +87,7 @@ def _op(operation: Operation, spec: ResourceSpec | None, verb: str) -> Op:
         operation.status,
         summary=operation.summary,
         list_spec=list_spec,
+        params=operation.params,
         fields=fields,
     )
 

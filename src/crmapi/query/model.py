@@ -59,6 +59,20 @@ class ModeSpec:
 
 
 @dataclass(frozen=True)
+class ParamSpec:
+    """A query parameter of an operation that is not a list (``lead_id`` of a render).
+
+    The handler reads it itself; declared so ``/openapi.json`` and strict mode know it.
+    """
+
+    kind: Literal["str", "int"] = "str"
+    description: str = ""
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
 class ListSpec:
     """Everything a list endpoint accepts: filters, orderings and page bounds."""
 

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Table
 
 from crmapi.domain.declaration import Declaration
 from crmapi.domain.fields import FieldSet
-from crmapi.query.model import ListQuery, ListSpec
+from crmapi.query.model import ListQuery, ListSpec, ParamSpec
 
 # Renders a page of rows (one organization's) as the API returns them, in a fixed number of
 # queries; ``tz`` is the caller's X-TZ-Offset (task views depend on the caller's today).
@@ -48,6 +48,8 @@ class Operation:
     status: int = 200
     fields: FieldSet | None = None
     list_spec: ListSpec | None = None
+    # Query parameters of an operation that is not a list (its handler reads them).
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

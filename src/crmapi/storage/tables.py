@@ -551,3 +551,40 @@ bulk_action = Table(
     Index(None, "organization_id", "kind", "date_created", "id"),
     Index(None, "due_at"),
 )
+
+# --- templates ---
+# Email templates (/email_template/) and SMS templates (/sms_template/): text with template
+# tags (``{{ lead.display_name }}``) rendered per lead and contact (resources/template_render).
+email_template = Table(
+    "email_template",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(255), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("is_shared", Boolean, nullable=False, default=False),
+    Column("is_archived", Boolean, nullable=False, default=False),
+    Column("attachments", Json, nullable=False),
+    Column("cc", Json, nullable=False),
+    Column("bcc", Json, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "date_created", "id"),
+)
+
+sms_template = Table(
+    "sms_template",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(255), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("is_shared", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False),
+    Column("owned_by", ID),
+    Column("attachments", Json, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "date_created", "id"),
+)

@@ -31,6 +31,7 @@ from crmapi.activities.types._shared import (
 )
 from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest
 from crmapi.domain.fields import Field, FieldError, coerce
+from crmapi.resources import template_render
 from crmapi.storage import tables as t
 from crmapi.util import richtext
 
@@ -171,6 +172,8 @@ def prepare(
 ) -> None:
     if existing is None and not obj.get("direction"):
         obj["direction"] = "incoming" if obj["status"] == "inbox" else "outgoing"
+    # A template_id without a body: Close renders the template for the lead and contact.
+    template_render.fill_email(wc.conn, wc.org, obj["user_id"], obj, sent)
     if obj["status"] == "sent" and not obj.get("sender"):
         obj["sender"] = _user_address(wc, obj.get("user_id"))
     _check_sender(obj, sent)

@@ -15,6 +15,7 @@ from crmapi.activities.types._shared import (
     readonly,
 )
 from crmapi.domain.fields import Field
+from crmapi.resources import template_render
 from crmapi.util import phones
 
 
@@ -33,6 +34,8 @@ def prepare(
 ) -> None:
     if existing is None and "direction" not in sent:
         obj["direction"] = "inbound" if obj["status"] == "inbox" else "outbound"
+    # A template_id without text: Close renders the template for the lead and contact.
+    template_render.fill_sms(wc.conn, wc.org, obj["user_id"], obj, sent)
     for side in ("local", "remote"):
         if f"{side}_phone" in sent:
             _phone(obj, side)
