@@ -61,5 +61,3 @@ def add(
         )
     )
     return object_id
-
-

@@ -36,9 +36,7 @@ def _receiving() -> dict[str, Any]:
     }
 
 
-def add(
-    conn: Connection, org_id: str, user_id: str, type_: str, email: str, name: str = ""
-) -> str:
+def add(conn: Connection, org_id: str, user_id: str, type_: str, email: str, name: str = "") -> str:
     """A connected account of one member (``crmapi account add``)."""
     identities = [{"email": email, "name": name}] if type_ != "zoom" else []
     data: dict[str, Any] = {

@@ -91,8 +91,8 @@ def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]
 
 
 def update_(conn: Connection, ctx: Actor, link_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    repository.get_row(conn, SPEC, ctx.org, link_id)  # another organization's: 404 first
     values = _values(body, creating=False)
-    repository.get_row(conn, SPEC, ctx.org, link_id)
     conn.execute(
         update(LINK)
         .where(LINK.c.organization_id == ctx.org, LINK.c.id == link_id)

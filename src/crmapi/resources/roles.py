@@ -6,9 +6,10 @@ first. Custom roles (``role_…``) are rows; Close creates them in its settings 
 ``crmapi role add`` and the demo do.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from crmapi.domain.context import Call
 from crmapi.query import grammar
@@ -72,8 +73,11 @@ def built_in(org_id: str, role_id: str) -> dict[str, Any]:
     }
 
 
-def _custom(conn: Connection, org_id: str, rows: Any) -> list[dict[str, Any]]:
-    return [{**obj, "editable": True} for obj in _render(conn, org_id, rows, 0.0)]
+def render_rows(
+    conn: Connection, org_id: str, rows: Sequence[Row[Any]], tz: float = 0.0
+) -> list[dict[str, Any]]:
+    """Custom roles: editable, unlike the built-in ones."""
+    return [{**obj, "editable": True} for obj in _render(conn, org_id, rows, tz)]
 
 
 def list_roles(ctx: Call) -> dict[str, Any]:
@@ -81,7 +85,7 @@ def list_roles(ctx: Call) -> dict[str, Any]:
     stmt = select(ROLE).where(ROLE.c.organization_id == ctx.org)
     with ctx.db.read() as conn:
         rows = conn.execute(stmt.order_by(ROLE.c.date_created, ROLE.c.id)).all()
-        every = [built_in(ctx.org, r) for r in BUILT_IN] + _custom(conn, ctx.org, rows)
+        every = [built_in(ctx.org, r) for r in BUILT_IN] + render_rows(conn, ctx.org, rows)
     if query.descending:
         every.reverse()
     return listing(every[query.skip : query.skip + query.limit + 1], query)
@@ -93,7 +97,7 @@ def get_role(ctx: Call) -> dict[str, Any]:
         return project(built_in(ctx.org, role_id), ctx.params)
     with ctx.db.read() as conn:
         row = repository.scoped_row(conn, ROLE, ctx.org, role_id, "Role")
-        return project(_custom(conn, ctx.org, [row])[0], ctx.params)
+        return project(render_rows(conn, ctx.org, [row])[0], ctx.params)
 
 
 def add(conn: Connection, org_id: str, name: str, permissions: list[str]) -> str:
@@ -113,7 +117,7 @@ SPEC = ResourceSpec(
     table=ROLE,
     id_prefix="role",
     list_spec=LIST,
-    render=_render,
+    render=render_rows,
     shared_ids=frozenset(BUILT_IN),
     operations={
         "list": Operation(list_roles, "List roles (the built-in ones first)"),
