@@ -30,12 +30,12 @@ def e164(text: str) -> str:
 
 
 def _participant(table: Table, values: list[Any]) -> ColumnElement[bool]:
-    # A personal number's owner, or a participant of a group number (a JSON list of ids; ids
-    # hold only letters, digits and "_", so the quoted id cannot match part of another).
+    # A personal number's owner, or a participant of a group number (a JSON list of ids: the
+    # quoted id cannot match part of another; "_" is escaped, not a LIKE wildcard).
     user_id = values[0]
     return or_(
         table.c.user_id == user_id,
-        cast(table.c.participants, Text).like(f'%"{user_id}"%'),
+        cast(table.c.participants, Text).contains(f'"{user_id}"', autoescape=True),
     )
 
 
