@@ -42,7 +42,8 @@ BATCH = 100  # leads per step: one transaction each, so a big job never holds a 
 COMMON = FieldSet(
     (
         Field("s_query", "any"),
-        Field("query", "any"),
+        # The legacy text query (a string; an object goes in s_query): stated, not "any".
+        Field("query", "str"),
         Field("sort", "object_list", max_items=10),
         Field("results_limit", "any"),
         Field("send_done_email", "bool", nullable=False),
