@@ -44,7 +44,8 @@ def _an_id(api: Api, spec: ResourceSpec, created: dict[str, str]) -> str | None:
         return api.org_id
     if "list" in _routes(spec):
         data = api.ok("GET", spec.path.lstrip("/")).get("data") or []
-        return data[0]["id"] if data else None
+        own = [d["id"] for d in data if d["id"] not in spec.shared_ids]
+        return own[0] if own else None
     return None
 
 

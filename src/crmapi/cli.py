@@ -10,7 +10,7 @@ import click
 import orjson
 import uvicorn
 
-from crmapi import seed
+from crmapi import cli_config, seed
 from crmapi.activities.context import WriteContext
 from crmapi.activities.types import meeting as meetings
 from crmapi.domain.context import Principal
@@ -237,6 +237,7 @@ def meeting_add(
 
 
 emulator_cli.register(cli)
+cli_config.register(cli)
 
 
 @cli.command("migrate")

@@ -19,11 +19,18 @@ from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.context import Context, Principal
 from crmapi.resources import (
+    connected_accounts,
     custom_activity_types,
     custom_fields,
+    dialers,
+    groups,
+    integration_links,
     leads,
     opportunities,
+    phone_numbers,
     pipelines,
+    roles,
+    send_as,
     statuses,
     tasks,
 )
@@ -109,6 +116,30 @@ def tell(
     showcase = showcase_lead(conn, org_id)
     _reviews(teller, [r.id for r in rows], end, showcase)
     _duplicate(teller, showcase, {r.id: r.name for r in rows}[showcase], end)
+    configuration(conn, org_id, users)
+
+
+def configuration(conn: Connection, org_id: str, users: list[str]) -> None:
+    """One of each configuration object (more.md §8), as Close's settings pages make them:
+    the owner's Google mailbox, a custom role, a sales group, a Send As from the owner to the
+    second member, a LinkedIn link on contacts, a personal and a group number, and a finished
+    power-dialer session."""
+    owner, other = users[0], users[1 % len(users)]
+    owner_email = conn.execute(select(t.user.c.email).where(t.user.c.id == owner)).scalar()
+    connected_accounts.add(conn, org_id, owner, "google", str(owner_email), "Bruce Wayne")
+    roles.add(conn, org_id, "Sales Manager", ["calling", "view_all_leads", "bulk_email"])
+    groups.add(conn, org_id, "Sales", users[:2])
+    send_as.add(conn, org_id, owner, other)
+    link = {
+        "name": "LinkedIn",
+        "type": "contact",
+        "url": "https://www.linkedin.com/vsearch/p?keywords={{contact.name}}",
+    }
+    integration_links.add(conn, org_id, owner, link)
+    phone_numbers.add(conn, org_id, "+16503335555", owner, "Bruce's line")
+    phone_numbers.add(conn, org_id, "+16503335556", None, "Sales team", participants=users[:2])
+    # The dialer ran over a smart view (its id: the saved_search endpoint tells more).
+    dialers.add(conn, org_id, owner, new_id("save"), caller_id="+16503335555")
 
 
 def showcase_lead(conn: Connection, org_id: str) -> str:

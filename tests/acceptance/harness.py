@@ -120,18 +120,13 @@ class Server:
         return env
 
     def create_org(self, name: str) -> dict[str, Any]:
+        email = f"owner@{name.lower().replace(' ', '-')}.example"
+        return self.cli("org", "create", "--name", name, "--email", email)
+
+    def cli(self, *args: str) -> dict[str, Any]:
+        """``crmapi <args>`` on this server's database; the JSON object it prints last."""
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "crmapi",
-                "org",
-                "create",
-                "--name",
-                name,
-                "--email",
-                f"owner@{name.lower().replace(' ', '-')}.example",
-            ],
+            [sys.executable, "-m", "crmapi", *args],
             env=self._env(),
             capture_output=True,
             text=True,
@@ -139,8 +134,8 @@ class Server:
             stdin=subprocess.DEVNULL,
         )
         assert done.returncode == 0, done.stderr
-        org: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        return org
+        printed: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return printed
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,10 @@
 """``airbyte-source-close-com`` 0.5.30: check (patched to our host), discover (which asks for
-``//custom_field/...``), a full read of every activity stream, then an incremental read."""
+``//custom_field/...``), a full read of every activity stream, then an incremental read, and
+a full refresh of every stream it discovers (its default catalog)."""
 
 import json
+import re
+import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -9,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.acceptance import lead_sync
-from tests.acceptance.harness import HERE, Server, client_env, python_of, run
+from tests.acceptance.harness import HERE, Server, client_env, python_of
 from tests.acceptance.lead_sync import LeadWorld
 
 # Airbyte stream -> our typed path (see clients.md §3).
@@ -26,6 +29,37 @@ STREAMS = {
     "task_completed_activities": "task_completed",
 }
 
+# Streams whose endpoints other helpers are building in parallel (their feature branches):
+# until those merge, these 404 and are left out of the zero-error rule. Exactly these; every
+# other discovered stream must read without an error.
+PENDING_STREAMS = frozenset(
+    {
+        "email_templates",  # GET /email_template (templates)
+        "email_sequences",  # GET /sequence?_limit=1000 (sequences)
+        "smart_views",  # GET /saved_search?_limit=600 (smart views)
+        "email_bulk_actions",  # GET /bulk_action/email (bulk email)
+        "sequence_subscription_bulk_actions",  # GET /bulk_action/sequence_subscription
+    }
+)
+# The configuration streams (more.md §8) and how many records the seed org's objects make.
+CONFIG_COUNTS = {
+    "roles": 5,  # the 4 built-in roles and one custom role
+    "google_connected_accounts": 1,
+    "custom_email_connected_accounts": 1,
+    "zoom_connected_accounts": 1,
+    "send_as": 1,
+    "dialer": 1,
+    "integration_links": 1,
+}
+
+
+def _errors(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        m["trace"]["error"]
+        for m in messages
+        if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"
+    ]
+
 
 class Airbyte:
     def __init__(self, server: Server, key: str, workdir: Path) -> None:
@@ -36,12 +70,22 @@ class Airbyte:
         self.config.write_text(json.dumps({"api_key": key, "start_date": "2021-01-01"}))
 
     def __call__(self, command: str, *args: str) -> list[dict[str, Any]]:
+        messages = self.messages(command, *args)
+        failed = _errors(messages)
+        assert not failed, failed
+        return messages
+
+    def messages(self, command: str, *args: str) -> list[dict[str, Any]]:
+        """Every protocol message of one run, errors included (a failed stream does not stop
+        the others; the run then exits 1)."""
         argv = [str(python_of("airbyte")), str(HERE / "run_airbyte_close.py"), command]
-        done = run([*argv, "--config", str(self.config), *args], self.env, 180, self.workdir)
+        argv += ["--config", str(self.config), *args]
+        done = subprocess.run(
+            argv, env=self.env, capture_output=True, text=True, timeout=300, cwd=self.workdir
+        )
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         messages = [json.loads(line) for line in lines]
-        failed = [m for m in messages if m["type"] == "TRACE" and m["trace"]["type"] == "ERROR"]
-        assert not failed, failed
+        assert done.returncode == 0 or _errors(messages), done.stderr[-4000:]
         return messages
 
     def read(self, catalog: Path, state: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -247,3 +291,84 @@ def test_a_second_lead_read_reads_exactly_the_changed_leads(
     again = _lead_records(airbyte, catalog, [state])
     assert sorted(r["id"] for r in again["records"]) == sorted(changed)
     assert {r["name"] for r in again["records"]} == {"Euler 2", "Ada 2"}
+
+
+# --- the default full catalog: every stream Airbyte discovers ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def config_objects(server: Server, seed_org: dict[str, Any], seeded: Any) -> dict[str, str]:
+    """One configuration object of each kind in the seed org: those Close makes outside its
+    API through the CLI, the others through the API."""
+    org, owner, key = seed_org["organization_id"], seed_org["user_id"], seed_org["api_key"]
+    member = server.cli("user", "add", "--org", org, "--email", "assistant@seed-org.example")
+    made = {"member": member["user_id"]}
+    for kind in ("google", "custom_email", "zoom"):
+        email = f"{kind.replace('_', '-')}@seed-org.example"
+        account = ("account", "add", "--org", org, "--user", owner, "--type", kind)
+        made[kind] = server.cli(*account, "--email", email)["id"]
+    made["role"] = server.cli("role", "add", "--org", org, "--name", "Closer")["id"]
+    made["group"] = server.cli("group", "add", "--org", org, "--name", "Sales")["id"]
+    made["phone"] = server.cli(
+        "phone", "add", "--org", org, "--user", owner, "--number", "+16503335555"
+    )["id"]
+    dialer = ("dialer", "add", "--org", org, "--user", owner, "--smart-view", "save_seed")
+    made["dialer"] = server.cli(*dialer)["id"]
+    made["send_as"] = server.request(
+        "POST", "send_as/", key, {"allowed_user_id": member["user_id"]}
+    )["id"]
+    link = {"name": "Search", "type": "lead", "url": "https://google.com/?q={{lead.name}}"}
+    made["link"] = server.request("POST", "integration_link/", key, link)["id"]
+    return made
+
+
+@pytest.fixture(scope="module")
+def full_read(
+    airbyte: Airbyte, discovered: dict[str, Any], config_objects: dict[str, str]
+) -> list[dict[str, Any]]:
+    # The catalog a user gets by default: every stream, full refresh (what every one supports).
+    streams = [
+        {"stream": s, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+        for s in discovered.values()
+    ]
+    path = airbyte.workdir / "full_catalog.json"
+    path.write_text(json.dumps({"streams": streams}))
+    return airbyte.messages("read", "--catalog", str(path))
+
+
+def test_a_full_read_of_every_stream_has_no_error_but_the_pending_ones(
+    discovered: dict[str, Any], full_read: list[dict[str, Any]], accept_tmp: Path
+) -> None:
+    assert len(discovered) == 45
+    assert set(discovered) >= PENDING_STREAMS
+    errors = _errors(full_read)
+    failed = {(e.get("stream_descriptor") or {}).get("name") for e in errors}
+    # The run's closing summary has no stream: the streams it names are pending ones.
+    summaries = " ".join(e["message"] for e in errors if not e.get("stream_descriptor"))
+    named = {n for n in discovered if re.search(rf"(^|[\s,]){n}: ", summaries)}
+    assert named <= PENDING_STREAMS, summaries[:2000]
+    assert failed - {None} <= PENDING_STREAMS, [e["message"][:300] for e in errors]
+    counts = {name: 0 for name in discovered}
+    for m in full_read:
+        if m["type"] == "RECORD":
+            counts[m["record"]["stream"]] += 1
+    (accept_tmp / "airbyte-full-read-counts.json").write_text(json.dumps(counts, indent=2))
+    print("Airbyte full read, records per stream:", json.dumps(counts, sort_keys=True))
+    assert {name: counts[name] for name in CONFIG_COUNTS} == CONFIG_COUNTS
+    assert counts["users"] == 2
+    assert counts["note_activities"] == 109
+
+
+def test_config_streams_read_the_objects_as_close_renders_them(
+    full_read: list[dict[str, Any]], config_objects: dict[str, str]
+) -> None:
+    records: dict[str, list[dict[str, Any]]] = {}
+    for m in full_read:
+        if m["type"] == "RECORD":
+            records.setdefault(m["record"]["stream"], []).append(m["record"]["data"])
+    assert [r["id"] for r in records["google_connected_accounts"]] == [config_objects["google"]]
+    assert records["zoom_connected_accounts"][0]["_type"] == "zoom"
+    assert records["send_as"][0]["allowed_user_id"] == config_objects["member"]
+    assert records["dialer"][0]["id"] == config_objects["dialer"]
+    assert records["integration_links"][0]["url"] == "https://google.com/?q={{lead.name}}"
+    assert {r["id"] for r in records["roles"]} >= {"admin", config_objects["role"]}

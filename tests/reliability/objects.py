@@ -70,6 +70,12 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
         "lead_status_id": _nth(r, "lead_statuses", 0),
         "s_query": _NOTHING,
     },
+    # Another member may send as the caller (the last user; the caller in a one-member org).
+    "/send_as/": lambda r: {"allowed_user_id": (r.get("user_ids") or [None])[-1]},
+    "/integration_link/": lambda r: {
+        "name": "Search",
+        "url": "https://www.google.com/search?q={{lead.display_name}}",
+    },
     "/bulk_action/delete/": lambda r: {"bulk_object_type": "call", "s_query": _NOTHING},
     "/activity/status_change/opportunity/": lambda r: {
         "old_status_id": _nth(r, "opportunity_statuses", 0),
@@ -152,6 +158,8 @@ def create_everything(send: Send) -> dict[str, str]:
         refs[f"{kind}_statuses"] = (
             [s["id"] for s in listed.get("data", [])] if status == 200 else []
         )
+    status, users = send("GET", "/user/", None)
+    refs["user_ids"] = [u["id"] for u in users.get("data", [])] if status == 200 else []
     created: dict[str, str] = {}
     problems = []
     for path, op in creatable():

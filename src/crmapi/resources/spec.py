@@ -103,6 +103,9 @@ class ResourceSpec(Declaration):
     # Served by routes its module declares itself (the event log, webhooks: http/routing.py).
     own_routes: bool = False
     sample: Sample | None = None
+    # Ids every organization holds alike (Close's built-in roles): not one organization's
+    # data, so another organization reading them is no leak (tenancy checks skip them).
+    shared_ids: frozenset[str] = frozenset()
 
     def object_type(self, obj: dict[str, Any]) -> str:
         """The event log's object type for one rendered object of this resource."""

@@ -6,6 +6,8 @@ Primary keys are ``(organization_id, id)`` and every secondary index starts with
 (``util.dates``): string order is time order on SQLite and PostgreSQL alike.
 """
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -587,4 +589,59 @@ sms_template = Table(
     *_audit(),
     PrimaryKeyConstraint("organization_id", "id"),
     Index(None, "organization_id", "date_created", "id"),
+)
+
+
+# --- configuration objects ---
+# What Airbyte lists and Close mostly configures outside the API (more.md §8). Each keeps the
+# columns its list filters on; the rest of Close's object is the ``data`` document, rendered
+# as stored. Groups keep their members there (``members: [{user_id}]``).
+
+
+def _config(name: str, *columns: Column[Any]) -> Table:
+    return Table(
+        name,
+        metadata,
+        _id(),
+        _org(),
+        *columns,
+        Column("data", Json, nullable=False),
+        *_audit(),
+        PrimaryKeyConstraint("organization_id", "id"),
+        Index(None, "organization_id", "date_created", "id"),
+    )
+
+
+# Custom roles only: the built-in ones (admin, superuser, user, restricteduser) are constants.
+role = _config("role", Column("name", String(255), nullable=False))
+user_group = _config("user_group", Column("name", String(255), nullable=False))
+connected_account = _config(
+    "connected_account",
+    Column("user_id", ID, nullable=False),
+    Column("type", String(32), nullable=False),
+)
+send_as = _config(
+    "send_as",
+    Column("allowing_user_id", ID, nullable=False),
+    Column("allowed_user_id", ID, nullable=False),
+)
+integration_link = _config(
+    "integration_link",
+    Column("name", String(255), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+)
+phone_number = _config(
+    "phone_number",
+    Column("number", String(32), nullable=False),
+    Column("user_id", ID),
+    Column("is_group_number", Boolean, nullable=False),
+    Column("participants", Json, nullable=False),
+)
+dialer = _config(
+    "dialer",
+    Column("user_id", ID, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("source_type", String(32), nullable=False),
+    Column("source_value", String(255), nullable=False),
 )

@@ -28,6 +28,8 @@ _SHORT_FAMILIES = frozenset(
         "req",
         "memb",
         "role",
+        "sdas",
+        "dial",
         "apikey",
     }
 )
