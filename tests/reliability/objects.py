@@ -70,6 +70,7 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
         "lead_status_id": _nth(r, "lead_statuses", 0),
         "s_query": _NOTHING,
     },
+    "/saved_search/": lambda r: {"name": "Tenant A view", "s_query": {"query": _NOTHING}},
     "/bulk_action/delete/": lambda r: {"bulk_object_type": "call", "s_query": _NOTHING},
     "/activity/status_change/opportunity/": lambda r: {
         "old_status_id": _nth(r, "opportunity_statuses", 0),

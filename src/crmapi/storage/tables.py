@@ -551,3 +551,27 @@ bulk_action = Table(
     Index(None, "organization_id", "kind", "date_created", "id"),
     Index(None, "due_at"),
 )
+
+# --- smartviews ---
+# Smart views (/saved_search/): a saved search, either the Advanced Filtering ``s_query``
+# (stored normalised, as Close returns it) or the legacy text ``query``. ``user_id`` is the
+# owner; ``shared_with`` holds membership ids (more.md §6.2).
+saved_search = Table(
+    "saved_search",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("type", String(32), nullable=False),
+    Column("query", Text),
+    Column("s_query", Json),
+    Column("is_shared", Boolean, nullable=False, default=False),
+    Column("shared_with", Json),
+    Column("selected_fields", Json),
+    Column("is_user_dependent", Boolean, nullable=False, default=False),
+    Column("user_id", ID),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "type", "date_created", "id"),
+)
