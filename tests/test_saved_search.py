@@ -118,6 +118,12 @@ def test_a_view_shared_with_members_names_their_users(api: Api) -> None:
     assert created["shared_with"] == [membership]
     assert created["sharing_settings"]["user_ids"] == [api.user_id]
     assert created["sharing_settings"]["whole_org"] is True
+    # sharing_settings dates the last change of sharing, not of the view.
+    renamed = api.ok("PUT", f"saved_search/{created['id']}/", {"name": "Renamed"})
+    assert renamed["sharing_settings"] == created["sharing_settings"]
+    private = api.ok("PUT", f"saved_search/{created['id']}/", {"is_shared": False})
+    assert private["sharing_settings"]["whole_org"] is False
+    assert private["sharing_settings"]["updated_at"] == private["date_updated"]
 
 
 # (body, the field the 400 names, words of its message)
@@ -373,7 +379,8 @@ def test_in_refuses_what_is_not_a_lead_view_of_the_org(
     theirs = _view(other)
     response = api.get("lead/", params={"query": query.format(theirs=theirs["id"])})
     text = _refusal(response, "query")
-    assert text.startswith("Invalid query: ") and words in text
+    assert text.startswith("Invalid query: ")
+    assert words in text
 
 
 def test_a_deleted_view_leaves_references_dangling(api: Api) -> None:

@@ -39,6 +39,7 @@ TYPES = tuple(stored.VIEW_OBJECT_TYPES)
 # The legacy text language reads these object types (its scopes); other views need s_query.
 TEXT_TYPES = frozenset(k for k, v in stored.VIEW_OBJECT_TYPES.items() if v in keywords.SCOPES)
 MAX_SHARED_WITH = 1000
+SHARING = ("is_shared", "shared_with")  # what ``sharing_settings`` reports changes of
 FIELDS = FieldSet(
     (
         Field("name", "str", required=True, nullable=False, max_length=255, blank=False),
@@ -97,8 +98,8 @@ def render_rows(
                 "group_ids": [],
                 "created_at": r.date_created,
                 "created_by_id": r.created_by,
-                "updated_at": r.date_updated,
-                "updated_by_id": r.updated_by,
+                "updated_at": r.date_sharing_updated,
+                "updated_by_id": r.sharing_updated_by,
             },
             "selected_fields": r.selected_fields,
             "is_user_dependent": r.is_user_dependent,
@@ -233,6 +234,8 @@ def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]
             selected_fields=values.get("selected_fields"),
             is_user_dependent=values.get("is_user_dependent", False),
             user_id=ctx.user_id,
+            sharing_updated_by=ctx.user_id,
+            date_sharing_updated=now,
             created_by=ctx.user_id,
             updated_by=ctx.user_id,
             date_created=now,
@@ -247,10 +250,13 @@ def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]
 def update_(conn: Connection, ctx: Actor, view_id: str, body: dict[str, Any]) -> dict[str, Any]:
     before = repository.render_one(conn, SPEC, ctx.org, view_id)
     values = _values(conn, ctx, body, before)
+    now = dates.now()
+    if any(values.get(k, before[k]) != before[k] for k in SHARING):
+        values.update(sharing_updated_by=ctx.user_id, date_sharing_updated=now)
     conn.execute(
         update(VIEW)
         .where(VIEW.c.organization_id == ctx.org, VIEW.c.id == view_id)
-        .values(**values, updated_by=ctx.user_id, date_updated=dates.now())
+        .values(**values, updated_by=ctx.user_id, date_updated=now)
     )
     after = repository.render_one(conn, SPEC, ctx.org, view_id)
     emit_change(conn, ctx, "saved_search", "updated", before, after)

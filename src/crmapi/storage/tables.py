@@ -571,6 +571,9 @@ saved_search = Table(
     Column("selected_fields", Json),
     Column("is_user_dependent", Boolean, nullable=False, default=False),
     Column("user_id", ID),
+    # When and by whom ``is_shared``/``shared_with`` last changed (``sharing_settings``).
+    Column("sharing_updated_by", ID),
+    Column("date_sharing_updated", TS, nullable=False),
     *_audit(),
     PrimaryKeyConstraint("organization_id", "id"),
     Index(None, "organization_id", "type", "date_created", "id"),

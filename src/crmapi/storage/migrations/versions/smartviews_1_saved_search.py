@@ -33,6 +33,8 @@ def upgrade() -> None:
         sa.Column("selected_fields", JSON, nullable=True),
         sa.Column("is_user_dependent", sa.Boolean(), nullable=False),
         sa.Column("user_id", sa.String(length=64), nullable=True),
+        sa.Column("sharing_updated_by", sa.String(length=64), nullable=True),
+        sa.Column("date_sharing_updated", sa.String(length=32), nullable=False),
         sa.Column("created_by", sa.String(length=64), nullable=True),
         sa.Column("updated_by", sa.String(length=64), nullable=True),
         sa.Column("date_created", sa.String(length=32), nullable=False),
