@@ -153,7 +153,7 @@ BAD_CREATES = [
     ),
     ({"name": "x", "type": "deal", "s_query": LEAD_ACME}, "type", "Not a valid choice"),
     ({"name": "x", "query": 'name:"acme'}, "query", "Invalid query: unterminated"),
-    ({"name": "x", "query": "in:save_nope"}, "query", "no smart view 'save_nope'"),
+    ({"name": "x", "query": "in:save_nope"}, "query", "smart view 'save_nope' does not exist"),
     ({"name": "x", "type": "form_submission", "query": "*"}, "query", "use s_query"),
     ({"name": "x", "query": 5}, "query", "Not a valid string"),
     ({"name": "x", "s_query": LEAD_ACME, "shared_with": ["memb_x"]}, "shared_with", "memb_x"),
@@ -331,15 +331,19 @@ def test_lead_saved_search_id_refuses_what_is_not_a_lead_view_of_the_org(
     theirs = _view(other)
     named = _view(api, name="By name")
     cases = {
-        "save_nope": "no smart view 'save_nope'",
-        theirs["id"]: f"no smart view {theirs['id']!r}",  # another org's: as absent as none
-        "By name": "no smart view 'By name'",  # the parameter names an id, never a name
+        "save_nope": "smart view 'save_nope' does not exist",
+        theirs[
+            "id"
+        ]: f"smart view {theirs['id']!r} does not exist",  # another org's: as absent as none
+        "By name": "smart view 'By name' does not exist",  # the parameter names an id, never a name
         contacts["id"]: "selects contacts, not leads",
     }
     for value, words in cases.items():
         response = api.get("opportunity/", params={"lead_saved_search_id": value})
         assert words in _refusal(response, "lead_saved_search_id")
     assert named["id"]
+    # An empty value is an absent one (as an empty lead_query is).
+    assert _opportunities(api, deals, lead_saved_search_id="") == set(deals)
 
 
 @pytest.mark.parametrize(
@@ -366,10 +370,10 @@ def test_in_searches_the_leads_of_a_view(
 @pytest.mark.parametrize(
     ("query", "words"),
     [
-        ("in:save_nope", "no smart view 'save_nope'"),
+        ("in:save_nope", "smart view 'save_nope' does not exist"),
         ('in:"CEOs"', "selects contacts, not leads"),
         ("in>save_x", "in takes ':'"),
-        ("in:{theirs}", "no smart view"),
+        ("in:{theirs}", "does not exist"),
     ],
 )
 def test_in_refuses_what_is_not_a_lead_view_of_the_org(
@@ -388,7 +392,9 @@ def test_a_deleted_view_leaves_references_dangling(api: Api) -> None:
     outer = _view(api, name="Outer", query='in:"Inner"')
     api.ok("DELETE", f"saved_search/{inner['id']}/")
     response = api.get("opportunity/", params={"lead_saved_search_id": outer["id"]})
-    assert "smart view 'Outer': no smart view 'Inner'" in _refusal(response, "lead_saved_search_id")
+    assert "smart view 'Outer': smart view 'Inner' does not exist" in _refusal(
+        response, "lead_saved_search_id"
+    )
 
 
 def test_a_bulk_action_selects_by_a_view_through_in(api: Api, deals: dict[str, str]) -> None:
@@ -398,7 +404,7 @@ def test_a_bulk_action_selects_by_a_view_through_in(api: Api, deals: dict[str, s
     )
     assert job["query"] == f"in:{view['id']}"
     bad = api.post("bulk_action/delete/", {"bulk_object_type": "lead", "query": "in:save_nope"})
-    assert "no smart view" in _refusal(bad, "query")
+    assert "does not exist" in _refusal(bad, "query")
 
 
 # --- tenancy --------------------------------------------------------------------------------------

@@ -392,7 +392,7 @@ ERRORS = [
     ("slice:4/3", "i must be 1..n", 7),
     ("slice:a/b", "slice: takes i/n", 7),
     ("slice:1/2 slice:2/2", "slice: given twice", 17),
-    ("in:save_abc", "no smart view 'save_abc'", 4),
+    ("in:save_abc", "smart view 'save_abc' does not exist", 4),
     ("email_opened:yes", "not tracked", 1),
     ("sequence_subscription(sequence:*)", "sequences are not available", 1),
     ("frob(x)", "unknown group 'frob'(...)", 1),

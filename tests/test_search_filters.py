@@ -85,7 +85,11 @@ OPPORTUNITY_REFUSALS = [
     ({"lead_query": 'name:"acme'}, "lead_query", "Invalid query: unterminated quoted string"),
     ({"lead_query": "sort:created"}, "lead_query", "apply to lead lists only"),
     ({"lead_query": "slice:1/2"}, "lead_query", "apply to lead lists only"),
-    ({"lead_saved_search_id": "save_abc"}, "lead_saved_search_id", "no smart view 'save_abc'"),
+    (
+        {"lead_saved_search_id": "save_abc"},
+        "lead_saved_search_id",
+        "smart view 'save_abc' does not exist",
+    ),
     ({"_group_by": "user_id"}, "_group_by", "not supported"),
     ({"is_stalled": "maybe"}, "is_stalled", "not a valid boolean"),
     ({"date_created": "yesterday-ish"}, "date_created", "not a date"),

@@ -17,7 +17,7 @@ from crmapi.search import parser
 from crmapi.search.compile import Compiler
 from crmapi.search.env import Env
 from crmapi.search.errors import SearchSyntaxError, invalid_query
-from crmapi.search.tree import FieldRef, Node, Search, SortKey
+from crmapi.search.tree import FieldRef, MatchAll, Node, Search, SortKey
 from crmapi.storage import tables as t
 from crmapi.util import dates
 
@@ -135,7 +135,10 @@ def _lead_query(conn: Connection, org_id: str, user_id: str, tz: float, text: st
 
 
 def _lead_view(conn: Connection, org_id: str, user_id: str, tz: float, view_id: str) -> Node:
-    """The leads a smart view matches (by id only: the parameter names an id)."""
+    """The leads a smart view matches (by id only: the parameter names an id); an empty
+    value is an absent one, as an empty ``lead_query`` is."""
+    if not view_id.strip():
+        return MatchAll()
     try:
         return parser.view_query(Env(conn, org_id, user_id, tz), view_id, "lead", 0, by_name=False)
     except SearchSyntaxError as exc:

@@ -276,7 +276,7 @@ def view_query(env: Env, ref: str, object_type: str, at: int, by_name: bool = Tr
     stored each time (a view edited later changes every search naming it)."""
     view = env.saved_search(ref)
     if view is None or (not by_name and view.id != ref):
-        raise SearchSyntaxError(at, f"no smart view {ref!r}")
+        raise SearchSyntaxError(at, f"smart view {ref!r} does not exist")
     wanted = stored.VIEW_OBJECT_TYPES.get(view.type)
     if wanted != object_type:
         raise SearchSyntaxError(
