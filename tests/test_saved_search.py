@@ -422,3 +422,78 @@ def test_another_organizations_views_are_absent(api: Api, other: Api) -> None:
     page = api.ok("GET", "lead/", params={"query": 'in:"Acme leads"'})
     assert page["data"] == []
     assert api.ok("GET", f"saved_search/{mine['id']}/")["name"] == "Acme leads"
+
+
+# --- POST /data/search/ (Advanced Filtering, more.md §1.9) -------------------------------------
+
+
+def _data_search(api: Api, **body: Any) -> Obj:
+    return dict(api.ok("POST", "data/search/", body))
+
+
+def test_data_search_pages_a_smart_views_query_with_a_cursor(
+    api: Api, deals: dict[str, str]
+) -> None:
+    # home-iq's pattern: read a view, then page its s_query until the cursor is null.
+    view = _view(api)
+    s_query = api.ok("GET", f"saved_search/{view['id']}/")["s_query"]
+    sort = [
+        {
+            "direction": "asc",
+            "field": {"type": "regular_field", "object_type": "lead", "field_name": "name"},
+        }
+    ]
+    first = _data_search(api, query=s_query["query"], sort=sort, _limit=1, include_counts=True)
+    assert [hit["__object_type"] for hit in first["data"]] == ["lead"]
+    assert set(first["data"][0]) == {"__object_type", "id"}
+    assert first["count"] == {"total": 2, "limited": 2}
+    second = _data_search(api, query=s_query["query"], sort=sort, _limit=1, cursor=first["cursor"])
+    assert second["cursor"] is None
+    names = {lead["id"]: lead["display_name"] for lead in api.ok("GET", "lead/")["data"]}
+    assert [names[h["id"]] for h in first["data"] + second["data"]] == ["Acme", "Acme Two"]
+
+
+def test_data_search_returns_the_fields_asked_for_and_honours_results_limit(
+    api: Api, deals: dict[str, str]
+) -> None:
+    everything = _and("lead")
+    found = _data_search(
+        api, query=everything, _fields={"lead": ["display_name", "status_label"]}, results_limit=2
+    )
+    assert len(found["data"]) == 2
+    assert found["cursor"] is None
+    assert all(
+        set(hit) == {"__object_type", "id", "display_name", "status_label"} for hit in found["data"]
+    )
+    opportunities = _data_search(api, query=_and("opportunity"), include_counts=True)
+    assert opportunities["count"]["total"] == 3
+    assert {hit["id"] for hit in opportunities["data"]} == set(deals.values())
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({}, "query", "required"),
+        ({"query": {"type": "match_all"}}, "query", "object_type"),
+        ({"query": _and("activity.call")}, "query", "object_type must be one of"),
+        ({"query": _and("lead", _text("contact", "title", "CEO"))}, "query", "cannot search lead"),
+        ({"query": _and("lead"), "cursor": "nope"}, "cursor", "Invalid cursor"),
+        ({"query": _and("lead"), "_limit": 201}, "_limit", "at most 200"),
+        ({"query": _and("lead"), "_fields": {"lead": "name"}}, "_fields", "field names"),
+    ],
+    ids=str,
+)
+def test_a_bad_data_search_is_a_400_naming_the_field(
+    api: Api, body: Obj, field: str, words: str
+) -> None:
+    response = api.post("data/search/", body)
+    assert response.status_code == 400, response.text
+    assert words in response.json()["field-errors"][field]
+
+
+def test_data_search_sees_only_the_callers_organization(
+    api: Api, other: Api, deals: dict[str, str]
+) -> None:
+    assert other.ok("POST", "data/search/", {"query": _and("lead")})["data"] == []
+    mine = {hit["id"] for hit in _data_search(api, query=_and("lead"))["data"]}
+    assert len(mine) == 3
