@@ -42,7 +42,9 @@ BATCH = 100  # leads per step: one transaction each, so a big job never holds a 
 COMMON = FieldSet(
     (
         Field("s_query", "any"),
-        Field("query", "any"),
+        # The legacy text query: a string, so the document states it (a non-string is the
+        # FieldSet's "Not a valid string.").
+        Field("query", "str", max_length=10_000),
         Field("sort", "object_list", max_items=10),
         Field("results_limit", "any"),
         Field("send_done_email", "bool", nullable=False),
