@@ -50,11 +50,6 @@ class LeadPage:
     rows: Sequence[Row[Any]]
 
 
-def lead_filter(conn: Connection, org_id: str, search: Search, tz: float) -> ColumnElement[bool]:
-    compiler = Compiler(conn.dialect.name, dates.now(), tz, org_id)
-    return compiler.where(search.query, "lead", L)
-
-
 def leads_page(
     conn: Connection, org_id: str, user_id: str, tz: float, query: ListQuery
 ) -> LeadPage:
