@@ -176,6 +176,14 @@ def other(app: Any, client: TestClient) -> Api:
     return make_org(app, client, "Globex", "owner@globex.example")
 
 
+def case_id(value: object) -> str:
+    """``ids=case_id`` for tables whose cells hold sets: str() with sets sorted (string hashing
+    is salted per process, and every pytest-xdist worker must collect the same ids)."""
+    if isinstance(value, set | frozenset):
+        return "{" + ", ".join(sorted(map(repr, value))) + "}"
+    return str(value)
+
+
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
     """Sets get a sorted id: string hashing is salted per process, and pytest-xdist needs every
     worker to collect the same test ids."""

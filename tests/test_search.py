@@ -19,7 +19,7 @@ from crmapi.resources import accounts
 from crmapi.settings import Settings
 from crmapi.storage import tables as t
 from crmapi.util import dates
-from tests.conftest import BACKENDS, Api, _truncate, make_org
+from tests.conftest import BACKENDS, Api, _truncate, case_id, make_org
 
 # name -> (date_created, date_updated); the dates the clauses below are about.
 DATES = {
@@ -392,7 +392,7 @@ ERRORS = [
     ("slice:4/3", "i must be 1..n", 7),
     ("slice:a/b", "slice: takes i/n", 7),
     ("slice:1/2 slice:2/2", "slice: given twice", 17),
-    ("in:save_abc", "smart views", 1),
+    ("in:save_abc", "smart view 'save_abc' does not exist", 4),
     ("email_opened:yes", "not tracked", 1),
     ("sequence_subscription(sequence:*)", "sequences are not available", 1),
     ("frob(x)", "unknown group 'frob'(...)", 1),
@@ -611,7 +611,7 @@ STORED_ERRORS: list[Any] = [
 ]
 
 
-@pytest.mark.parametrize("data", STORED_ERRORS, ids=str)
+@pytest.mark.parametrize("data", STORED_ERRORS, ids=case_id)
 def test_a_stored_tree_that_is_not_ours_is_refused(data: Any) -> None:
     from crmapi.search import stored
 

@@ -9,12 +9,7 @@ from typing import Any
 import pytest
 
 from crmapi.util import dates
-from tests.conftest import Api
-
-
-def _case_id(value: object) -> str:
-    """Sets sorted: string hashing is salted per process and xdist workers must agree on ids."""
-    return str(sorted(value)) if isinstance(value, set) else str(value)
+from tests.conftest import Api, case_id
 
 
 @pytest.fixture
@@ -61,7 +56,7 @@ OPPORTUNITY_FILTERS: list[tuple[dict[str, str], set[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("params", "expected"), OPPORTUNITY_FILTERS, ids=_case_id)
+@pytest.mark.parametrize(("params", "expected"), OPPORTUNITY_FILTERS, ids=case_id)
 def test_opportunity_filters_apply(
     api: Api, deals: dict[str, str], params: dict[str, str], expected: set[str]
 ) -> None:
@@ -90,14 +85,18 @@ OPPORTUNITY_REFUSALS = [
     ({"lead_query": 'name:"acme'}, "lead_query", "Invalid query: unterminated quoted string"),
     ({"lead_query": "sort:created"}, "lead_query", "apply to lead lists only"),
     ({"lead_query": "slice:1/2"}, "lead_query", "apply to lead lists only"),
-    ({"lead_saved_search_id": "save_abc"}, "lead_saved_search_id", "Smart views are not available"),
+    (
+        {"lead_saved_search_id": "save_abc"},
+        "lead_saved_search_id",
+        "smart view 'save_abc' does not exist",
+    ),
     ({"_group_by": "user_id"}, "_group_by", "not supported"),
     ({"is_stalled": "maybe"}, "is_stalled", "not a valid boolean"),
     ({"date_created": "yesterday-ish"}, "date_created", "not a date"),
 ]
 
 
-@pytest.mark.parametrize(("params", "param", "words"), OPPORTUNITY_REFUSALS, ids=_case_id)
+@pytest.mark.parametrize(("params", "param", "words"), OPPORTUNITY_REFUSALS, ids=case_id)
 def test_opportunity_filters_we_cannot_apply_are_a_400_naming_them(
     api: Api, deals: dict[str, str], params: dict[str, str], param: str, words: str
 ) -> None:
@@ -134,7 +133,7 @@ TASK_FILTERS: list[tuple[dict[str, str], set[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("params", "expected"), TASK_FILTERS, ids=_case_id)
+@pytest.mark.parametrize(("params", "expected"), TASK_FILTERS, ids=case_id)
 def test_task_exact_dates_apply(
     api: Api, tasks: dict[str, str], params: dict[str, str], expected: set[str]
 ) -> None:

@@ -62,6 +62,8 @@ STATE_DEPENDENT = re.compile(
             r"at most \d+ webhook subscriptions",
             # s_query of a bulk action (an object in the search language, docs/search.md)
             r"^Invalid query: ",
+            # a rule between a smart view's fields (its type decides whether a text query fits)
+            r"^The text query applies to [a-z, ]+ views; use s_query\.$",
         ]
     )
 )

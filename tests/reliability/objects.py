@@ -76,6 +76,7 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
         "name": "Search",
         "url": "https://www.google.com/search?q={{lead.display_name}}",
     },
+    "/saved_search/": lambda r: {"name": "Tenant A view", "s_query": {"query": _NOTHING}},
     "/bulk_action/delete/": lambda r: {"bulk_object_type": "call", "s_query": _NOTHING},
     "/activity/status_change/opportunity/": lambda r: {
         "old_status_id": _nth(r, "opportunity_statuses", 0),

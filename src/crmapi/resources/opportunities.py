@@ -135,9 +135,7 @@ LIST = ListSpec(
         "date_updated": exact.exact_date("date_updated"),
         "is_stalled": exact.constant(False),  # nothing stalls here (is_stalled is always false)
         "lead_query": search.SEARCH_PARAM,
-        "lead_saved_search_id": exact.refused(
-            "Smart views are not available on this server yet; filter with lead_query."
-        ),
+        "lead_saved_search_id": search.SEARCH_PARAM,
         "_group_by": exact.refused("_group_by is not supported by this server yet."),
     },
     orderings={

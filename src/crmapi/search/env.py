@@ -5,8 +5,9 @@ Each lookup runs once per search and only when a keyword asks for it.
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, func, or_, select
 
 from crmapi.resources import custom_values, statuses
 from crmapi.resources.users import full_name
@@ -25,6 +26,10 @@ class Env:
     user_id: str
     tz: float = 0.0
     _custom: dict[str, dict[str, custom_values.Definition]] = field(default_factory=dict)
+    # Smart views being expanded (``in:``), innermost last: a view met again is a cycle.
+    expanding: list[str] = field(default_factory=list)
+    # The search said "me": its result depends on who runs it (``is_user_dependent``).
+    used_me: bool = False
 
     @cached_property
     def lead_statuses(self) -> list[tuple[str, str]]:
@@ -63,6 +68,7 @@ class Env:
 
     def user_ids(self, value: str) -> tuple[str, ...]:
         if value.lower() == "me":
+            self.used_me = True
             return (self.user_id,)
         wanted = _norm(value)
         return tuple(uid for uid, names in self.users if uid == value or wanted in names)
@@ -78,3 +84,17 @@ class Env:
             return defs[ref]
         wanted = ref.strip().lower()
         return next((d for d in defs.values() if d.name.strip().lower() == wanted), None)
+
+    def saved_search(self, ref: str) -> Row[Any] | None:
+        """The organization's smart view with this id, else the one with this name
+        (case-insensitive; the oldest when several share it)."""
+        s = t.saved_search
+        return self.conn.execute(
+            select(s)
+            .where(
+                s.c.organization_id == self.org_id,
+                or_(s.c.id == ref, func.lower(s.c.name) == ref.strip().lower()),
+            )
+            .order_by((s.c.id == ref).desc(), s.c.date_created, s.c.id)
+            .limit(1)
+        ).first()

@@ -390,7 +390,6 @@ SCOPES: dict[str, Scope] = {
 
 # Close keywords about data this server does not hold: a 400 that says so, never a wrong 200.
 UNSUPPORTED = {
-    "in": "smart views (saved searches) are not available yet",
     "recipient": "email recipients are not searchable yet",
     "email_opened": "email opens are not tracked by this server",
     "sequence_subscription": "sequences are not available yet",

@@ -17,7 +17,7 @@ from crmapi.search import parser
 from crmapi.search.compile import Compiler
 from crmapi.search.env import Env
 from crmapi.search.errors import SearchSyntaxError, invalid_query
-from crmapi.search.tree import FieldRef, Search, SortKey
+from crmapi.search.tree import FieldRef, MatchAll, Node, Search, SortKey
 from crmapi.storage import tables as t
 from crmapi.util import dates
 
@@ -48,11 +48,6 @@ def parse_text(
 class LeadPage:
     total: int
     rows: Sequence[Row[Any]]
-
-
-def lead_filter(conn: Connection, org_id: str, search: Search, tz: float) -> ColumnElement[bool]:
-    compiler = Compiler(conn.dialect.name, dates.now(), tz, org_id)
-    return compiler.where(search.query, "lead", L)
 
 
 def leads_page(
@@ -106,24 +101,48 @@ def _slice_ids(
 def with_lead_query(
     conn: Connection, org_id: str, user_id: str, tz: float, query: ListQuery
 ) -> ListQuery:
-    """``lead_query`` on a list of lead children (opportunities): the condition becomes
-    ``lead_id IN (leads matching)``, so the list's own count, sums and page apply it."""
+    """``lead_query`` and ``lead_saved_search_id`` on a list of lead children
+    (opportunities): the condition becomes ``lead_id IN (leads matching)``, so the list's own
+    count, sums and page apply it."""
     conditions = []
     for condition in query.conditions:
-        if condition.param != "lead_query":
+        if condition.param not in LEAD_SEARCHES:
             conditions.append(condition)
             continue
-        search = parse_text(conn, org_id, user_id, tz, str(condition.values[0]), "lead_query")
-        if search.slice is not None or search.sort:
-            raise InvalidRequest(
-                field_errors={"lead_query": "sort: and slice: apply to lead lists only."}
-            )
+        value = str(condition.values[0])
+        node = LEAD_SEARCHES[condition.param](conn, org_id, user_id, tz, value)
+        compiler = Compiler(conn.dialect.name, dates.now(), tz, org_id)
         matching = select(L.c.id).where(
-            L.c.organization_id == org_id, lead_filter(conn, org_id, search, tz)
+            L.c.organization_id == org_id, compiler.where(node, "lead", L)
         )
         spec = replace(condition.spec, sql=_lead_in(matching))
         conditions.append(Condition(condition.param, spec, condition.values))
     return replace(query, conditions=tuple(conditions))
+
+
+def _lead_query(conn: Connection, org_id: str, user_id: str, tz: float, text: str) -> Node:
+    search = parse_text(conn, org_id, user_id, tz, text, "lead_query")
+    if search.slice is not None or search.sort:
+        raise InvalidRequest(
+            field_errors={"lead_query": "sort: and slice: apply to lead lists only."}
+        )
+    return search.query
+
+
+def _lead_view(conn: Connection, org_id: str, user_id: str, tz: float, view_id: str) -> Node:
+    """The leads a smart view matches (by id only: the parameter names an id); an empty
+    value is an absent one, as an empty ``lead_query`` is."""
+    if not view_id.strip():
+        return MatchAll()
+    try:
+        return parser.view_query(Env(conn, org_id, user_id, tz), view_id, "lead", 0, by_name=False)
+    except SearchSyntaxError as exc:
+        message = f"Invalid lead_saved_search_id: {exc.reason}."
+        raise InvalidRequest([message], {"lead_saved_search_id": message}) from None
+
+
+# The lead-search parameters of lead children's lists, and the query each one means.
+LEAD_SEARCHES = {"lead_query": _lead_query, "lead_saved_search_id": _lead_view}
 
 
 def _lead_in(matching: Select[Any]) -> SqlBuilder:

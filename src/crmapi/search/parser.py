@@ -11,6 +11,7 @@ out of the query wherever they stand (not under ``not``/``or`` nor inside a rela
 """
 
 from crmapi.search import keywords as kw
+from crmapi.search import stored
 from crmapi.search.env import Env
 from crmapi.search.errors import SearchSyntaxError
 from crmapi.search.lexer import Token, tokenize
@@ -31,6 +32,8 @@ from crmapi.search.tree import (
 MAX_LENGTH = 10_000
 MAX_DEPTH = 32
 MAX_SLICES = 10_000
+# How many smart views deep ``in:`` may reach (a view naming a view naming a view...).
+MAX_VIEWS = 8
 # sort: names -> fields of the lead (and their aliases, more.md §1.5)
 SORT_FIELDS = {
     "created": "date_created",
@@ -192,6 +195,9 @@ class _Parser:
                 )
             self.modifier(name, op, value)
             return None
+        if key.kind == "word" and name == "in":
+            _only_colon(op, "in")
+            return view_query(self.env, value.text, scope.object_type, value.start)
         keyword = scope.keywords.get(name) if key.kind == "word" else None
         if keyword is not None:
             return kw.build(keyword, scope, op.text, value, self.env)
@@ -263,6 +269,39 @@ class _Parser:
     def _pos(self) -> int:
         token = self.peek()
         return token.start if token is not None else self.end()
+
+
+def view_query(env: Env, ref: str, object_type: str, at: int, by_name: bool = True) -> Node:
+    """What ``in:<ref>`` means: the query of the smart view with that id (or name), read as
+    stored each time (a view edited later changes every search naming it)."""
+    view = env.saved_search(ref)
+    if view is None or (not by_name and view.id != ref):
+        raise SearchSyntaxError(at, f"smart view {ref!r} does not exist")
+    wanted = stored.VIEW_OBJECT_TYPES.get(view.type)
+    if wanted != object_type:
+        raise SearchSyntaxError(
+            at, f"smart view {view.name!r} selects {view.type}s, not {object_type}s"
+        )
+    if view.id in env.expanding:
+        raise SearchSyntaxError(at, f"smart view {view.name!r} refers to itself (through in:)")
+    if len(env.expanding) >= MAX_VIEWS:
+        raise SearchSyntaxError(at, f"smart views nest deeper than {MAX_VIEWS} levels (in:)")
+    env.expanding.append(view.id)
+    try:
+        if view.s_query is not None:
+            return stored.load(view.s_query).query
+        return parse(view.query or "", env, object_type).query
+    except (SearchSyntaxError, stored.StoredQueryError) as exc:
+        # The reason is about the view's own text: report it where the view is named.
+        reason = exc.reason if isinstance(exc, SearchSyntaxError) else str(exc)
+        raise SearchSyntaxError(at, f"smart view {view.name!r}: {reason}") from None
+    finally:
+        env.expanding.pop()
+
+
+def _only_colon(op: Token, name: str) -> None:
+    if op.text != ":":
+        raise SearchSyntaxError(op.start, f"{name} takes ':' not {op.text!r}")
 
 
 def _slice(value: kw.Value) -> Slice:

@@ -40,6 +40,25 @@ Json = dict[str, Any]
 # What a lead can have (compile.py joins each on lead_id).
 RELATED = frozenset({"contact", "opportunity", "task", "activity", *fields.ACTIVITY_TYPES})
 _BOUNDS = ("gt", "gte", "lt", "lte")
+# A smart view's ``type`` (Close's SavedSearchType) -> the object type its query selects.
+VIEW_OBJECT_TYPES = {
+    "lead": "lead",
+    "contact": "contact",
+    "opportunity": "opportunity",
+    **{
+        kind: f"activity.{kind}"
+        for kind in (
+            "call",
+            "email",
+            "sms",
+            "meeting",
+            "note",
+            "whatsapp_message",
+            "custom_activity",
+            "form_submission",
+        )
+    },
+}
 
 
 class StoredQueryError(ValueError):
@@ -145,6 +164,10 @@ def load(data: Json) -> Search:
         parts = query.get("queries") if query.get("type") == "and" else None
         if not parts or _obj(parts[0]).get("type") != "object_type":
             raise StoredQueryError("the query must be an 'and' starting with an object_type node")
+        if query.get("negate") or _obj(parts[0]).get("negate"):
+            # "not (leads named x)" would be every other object of every type: negate the
+            # conditions inside the top 'and' instead.
+            raise StoredQueryError("the top 'and' and its object_type node cannot be negated")
         object_type = str(_obj(parts[0])["object_type"])
         rest = [load_node(_obj(p)) for p in parts[1:]]
         node = rest[0] if len(rest) == 1 else And(tuple(rest)) if rest else MatchAll()

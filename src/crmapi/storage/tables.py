@@ -645,3 +645,30 @@ dialer = _config(
     Column("source_type", String(32), nullable=False),
     Column("source_value", String(255), nullable=False),
 )
+
+# --- smartviews ---
+# Smart views (/saved_search/): a saved search, either the Advanced Filtering ``s_query``
+# (stored normalised, as Close returns it) or the legacy text ``query``. ``user_id`` is the
+# owner; ``shared_with`` holds membership ids (more.md §6.2).
+saved_search = Table(
+    "saved_search",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("type", String(32), nullable=False),
+    Column("query", Text),
+    Column("s_query", Json),
+    Column("is_shared", Boolean, nullable=False, default=False),
+    Column("shared_with", Json),
+    Column("selected_fields", Json),
+    Column("is_user_dependent", Boolean, nullable=False, default=False),
+    Column("user_id", ID),
+    # When and by whom ``is_shared``/``shared_with`` last changed (``sharing_settings``).
+    Column("sharing_updated_by", ID),
+    Column("date_sharing_updated", TS, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "type", "date_created", "id"),
+)
