@@ -172,7 +172,8 @@ def test_it_answers_the_endpoints_scripts_read_first(
     assert (org["id"], org["name"]) == (seed_org["organization_id"], "Seed Org")
     assert found["organization"]["name"] == "Seed Org"
     members = found["organization"]["memberships"]
-    assert [m["user_id"] for m in members] == [seed_org["user_id"]]
+    # The Airbyte full-catalog test adds a second member to this session's seed org.
+    assert seed_org["user_id"] in [m["user_id"] for m in members]
     assert all(isinstance(m["user_full_name"], str) for m in members)
     for name in ("lead_statuses", "opportunity_statuses"):
         assert isinstance(found[name]["data"], list)
