@@ -18,6 +18,7 @@ from crmapi.resources import (
     contacts,
     custom_activity_types,
     custom_fields,
+    exports,
     leads,
     memberships,
     opportunities,
@@ -71,6 +72,9 @@ RESOURCES: tuple[ResourceSpec, ...] = (
     custom_activity_types.SPEC,
     outcomes.SPEC,
     *bulk_actions.SPECS.values(),
+    # Before ``/export/``: its item path would read /export/lead/ as an export id.
+    *exports.SPECS.values(),
+    exports.ANY,
     EVENT,
     WEBHOOK,
 )

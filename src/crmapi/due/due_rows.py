@@ -10,9 +10,7 @@ def pending_on(
 ) -> list[tuple[str, str, str]]:
     """``(org, id, due)`` of ``table``'s rows due by ``until``, earliest first: one
     organization's, or (``org`` None) those of every organization on wall time."""
-    stmt = select(table.c.organization_id, table.c.id, due).where(
-        due.is_not(None), due <= until
-    )
+    stmt = select(table.c.organization_id, table.c.id, due).where(due.is_not(None), due <= until)
     if org is not None:
         stmt = stmt.where(table.c.organization_id == org)
     else:
