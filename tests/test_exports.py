@@ -52,8 +52,9 @@ def org(pclient: TestClient) -> PlaneOrg:  # noqa: F811
 def board(org: PlaneOrg) -> dict[str, Obj]:
     made = {}
     for name in ("Acme Alpha", "Acme Beta", "Wayne Enterprises"):
-        lead = org.ok("POST", "lead/", {"name": name, "contacts": [{"name": f"{name} CEO",
-                      "emails": [{"email": f"ceo@{name.split()[1].lower()}.example"}]}]})  # fmt: skip
+        email = f"ceo@{name.split()[1].lower()}.example"
+        contact = {"name": f"{name} CEO", "emails": [{"email": email}]}
+        lead = org.ok("POST", "lead/", {"name": name, "contacts": [contact]})
         org.ok("POST", "activity/note/", {"lead_id": lead["id"], "note": f"met {name}"})
         org.ok("POST", "opportunity/", {"lead_id": lead["id"], "value": 1000, "note": name})
         made[name] = org.ok("GET", f"lead/{lead['id']}/")
@@ -167,7 +168,7 @@ def test_an_unfinished_export_has_no_file_yet(org: PlaneOrg) -> None:
 def test_the_export_list_holds_both_kinds_and_each_kind_its_own(org: PlaneOrg) -> None:
     lead_job = org.ok("POST", "export/lead/", {"format": "json", "type": "contacts"})
     opp_job = org.ok("POST", "export/opportunity/", {"format": "csv"})
-    assert opp_job["type"] == "opps" and opp_job["params"] == {}
+    assert (opp_job["type"], opp_job["params"]) == ("opps", {})
     every = {e["id"] for e in org.ok("GET", "export/")["data"]}
     assert every == {lead_job["id"], opp_job["id"]}
     assert [e["id"] for e in org.ok("GET", "export/lead/")["data"]] == [lead_job["id"]]
