@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from crmapi.activities.registry import ACTIVITY_TYPES
 from crmapi.cli import cli
+from crmapi.domain.errors import InvalidRequest
 from crmapi.due import runner
 from crmapi.resources import accounts, export_docs, exports, lead_import
 from crmapi.storage import tables as t
@@ -156,6 +157,21 @@ def test_the_job_states_advance_with_the_clock_one_batch_per_step(
         ("done", 5, 5, url),
         ("done", 5, 5, url),  # nothing left to run
     ]
+
+
+def test_a_step_the_data_refuses_ends_the_job_in_error(
+    org: PlaneOrg, board: dict[str, Obj], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_: Any) -> list[Obj]:
+        raise InvalidRequest(field_errors={"s_query": "Invalid query: gone."})
+
+    monkeypatch.setitem(export_docs.BUILDERS, "leads", refuse)
+    job = org.ok("POST", "export/lead/", {"format": "json", "type": "leads"})
+    fired = [f for f in org.advance(until="idle")["fired"] if f.get("id") == job["id"]]
+    assert [f["status"] for f in fired] == ["started", "error"]
+    failed = org.ok("GET", f"export/{job['id']}/")
+    assert (failed["status"], failed["download_url"]) == ("error", None)
+    assert org.get(f"export/{job['id']}/download/").status_code == 404
 
 
 def test_an_unfinished_export_has_no_file_yet(org: PlaneOrg) -> None:

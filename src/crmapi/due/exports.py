@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select
 
 from crmapi.domain.clock import OrgClock
 from crmapi.domain.context import Context, Principal
+from crmapi.domain.errors import APIError
 from crmapi.due import due_rows
 from crmapi.resources import exports
 from crmapi.settings import Settings
@@ -37,7 +38,11 @@ def fire(
         if row is None:
             return []
         ctx = Context(Principal(org, row.created_by, clock=org_clock), tz=_tz(row.data))
-        done = exports.step(conn, ctx, row)
+        try:
+            with conn.begin_nested():
+                done = exports.step(conn, ctx, row)
+        except APIError:
+            done = exports.fail(conn, ctx, row)
     return [{"kind": f"export.{row.kind}", "id": export_id, "at": due, **done}]
 
 

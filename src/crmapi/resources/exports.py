@@ -332,6 +332,22 @@ def step(conn: Connection, ctx: Context, row: Row[Any]) -> dict[str, Any]:
     return {**done, "status": after["status"]}
 
 
+def fail(conn: Connection, ctx: Context, row: Row[Any]) -> dict[str, Any]:
+    """A step the data refuses (a search that no longer parses...): the job ends ``error``
+    instead of being retried by every round."""
+    spec = SPECS[row.kind]
+    before = repository.render_one(conn, spec, ctx.org, row.id)
+    conn.execute(delete(PART).where(PART.c.organization_id == ctx.org, PART.c.export_id == row.id))
+    conn.execute(
+        update(E)
+        .where(E.c.organization_id == ctx.org, E.c.id == row.id)
+        .values(status="error", due_at=None, date_updated=dates.now())
+    )
+    after = repository.render_one(conn, spec, ctx.org, row.id)
+    emit_change(conn, ctx, f"export.{row.kind}", "updated", before, after)
+    return {"step": "failed", "status": "error"}
+
+
 def download(ctx: Call) -> Response:
     """``GET /export/{id}/download/``: the gzipped file, as Close's storage serves it
     (``content-encoding: gzip``, so HTTP clients hand the caller the plain text)."""
