@@ -88,6 +88,7 @@ def _op(operation: Operation, spec: ResourceSpec | None, verb: str) -> Op:
         summary=operation.summary,
         list_spec=list_spec,
         fields=fields,
+        media_types=operation.media_types,
     )
 
 

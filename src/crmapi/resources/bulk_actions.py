@@ -42,7 +42,7 @@ BATCH = 100  # leads per step: one transaction each, so a big job never holds a 
 COMMON = FieldSet(
     (
         Field("s_query", "any"),
-        Field("query", "any"),
+        Field("query", "str", max_length=10_000),  # the legacy search text
         Field("sort", "object_list", max_items=10),
         Field("results_limit", "any"),
         Field("send_done_email", "bool", nullable=False),

@@ -76,7 +76,7 @@ LEAD_FIELDS = FieldSet(
         *COMMON,
         Field("type", "enum", choices=LEAD_TYPES, required=True, nullable=False),
         Field("s_query", "any"),
-        Field("query", "any"),
+        Field("query", "str", max_length=10_000),
         Field("sort", "object_list", max_items=10),
         Field("results_limit", "int", minimum=1, maximum=bulk_selection.RESULTS_LIMIT_MAX),
     )
@@ -410,6 +410,16 @@ ANY = ResourceSpec(
         "list": Operation(None, "List exports"),
         "get": Operation(None, "Get an export"),
     },
-    actions=(Action("GET", "{id}/download/", Operation(download, "Download an export's file")),),
+    actions=(
+        Action(
+            "GET",
+            "{id}/download/",
+            Operation(
+                download,
+                "Download an export's file (gzip-encoded)",
+                media_types=tuple(export_docs.CONTENT_TYPES.values()),
+            ),
+        ),
+    ),
     docs="https://developer.close.com/api/resources/exports",
 )

@@ -48,6 +48,8 @@ class Operation:
     status: int = 200
     fields: FieldSet | None = None
     list_spec: ListSpec | None = None
+    # A success that is a file, not a JSON object: its content types (an export's download).
+    media_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
