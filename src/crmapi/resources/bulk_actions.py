@@ -84,7 +84,8 @@ UNSUPPORTED_EDITS = frozenset(
 EDIT_FIELDS = FieldSet(
     (
         *COMMON.fields,
-        Field("type", "str", required=True, nullable=False),
+        # The served edits, as the document states them (the unsupported ones are 400 too).
+        Field("type", "enum", choices=tuple(EDIT_TYPES), required=True, nullable=False),
         Field("lead_status_id", "id"),
         Field("custom_field_id", "id"),
         Field("custom_field_name", "str", max_length=255),
