@@ -17,7 +17,7 @@ from crmapi.domain.context import Principal
 from crmapi.emulator import cli as emulator_cli
 from crmapi.http import workers as workers_module
 from crmapi.http.protocol import GuardedHttpToolsProtocol
-from crmapi.resources import accounts
+from crmapi.resources import accounts, lead_import
 from crmapi.settings import Settings
 from crmapi.storage import migrate
 from crmapi.storage.db import Database
@@ -234,6 +234,43 @@ def meeting_add(
     except (LookupError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+@cli.command("import")
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A Close lead export: JSON (type leads), gzipped or not.",
+)
+@click.option("--org", "org_id", default=None, help="Default: a new organization.")
+@click.option("--user", "user_id", default=None, help="Who acts (default: the first member).")
+@click.option("--email", default="import@crmapi.example", show_default=True,
+              help="First user of the new organization (without --org).")  # fmt: skip
+def import_cmd(path: str, org_id: str | None, user_id: str | None, email: str) -> None:
+    """Load a Close JSON lead export through the API's own write paths; print a report."""
+    try:
+        docs = lead_import.read_file(path)
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    db = _db()
+    created: dict[str, Any] = {}
+    if org_id is None:
+        with db.write() as conn:
+            created = accounts.create_organization(conn, "Imported organization", email)
+        org_id = created["organization_id"]
+    try:
+        report = lead_import.load(db, org_id, docs, user_id)
+    except LookupError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    _print({"organization_id": org_id, **_new_key(created), **report.as_dict()})
+
+
+def _new_key(created: dict[str, Any]) -> dict[str, Any]:
+    return {"api_key": created["api_key"]} if created else {}
 
 
 emulator_cli.register(cli)

@@ -326,6 +326,10 @@ def _responses(op: Op, method: str, path: str) -> dict[str, Schema]:
     else:
         ok = {"type": "object"}
     success: Schema = {"description": "OK", "content": {"application/json": {"schema": ok}}}
+    if op.media_types:
+        file: Schema = {"type": "string", "format": "binary"}
+        content = {media_type: {"schema": file} for media_type in op.media_types}
+        success = {"description": "A file", "content": content}
     if op.status == 204:
         success = {"description": "No Content"}
     responses: dict[str, Schema] = {str(op.status): success}

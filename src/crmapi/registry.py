@@ -22,6 +22,7 @@ from crmapi.resources import (
     data_search,
     dialers,
     email_templates,
+    exports,
     groups,
     integration_links,
     leads,
@@ -93,6 +94,9 @@ RESOURCES: tuple[ResourceSpec, ...] = (
     saved_searches.SPEC,
     data_search.SPEC,
     *bulk_actions.SPECS.values(),
+    # Before ``/export/``: its item path would read /export/lead/ as an export id.
+    *exports.SPECS.values(),
+    exports.ANY,
     EVENT,
     WEBHOOK,
 )

@@ -77,6 +77,9 @@ class Settings:
     auth_failures_per_minute: int = 30
     # Shared rate-limit windows in Redis (optional; PostgreSQL deployments share them anyway).
     redis_url: str = ""
+    # The address clients reach this server at (``https://crm.example``): makes an export's
+    # ``download_url`` absolute; empty, it is a path under this server.
+    public_url: str = ""
     # "emulator" (default) serves the /_crmapi/ plane and its test-double behaviour;
     # "production" removes it (the deployment docs set it).
     mode: str = "emulator"
@@ -164,6 +167,7 @@ class Settings:
                 ),
             ),
             "redis_url": os.environ.get("CRMAPI_REDIS_URL", cls.redis_url),
+            "public_url": os.environ.get("CRMAPI_PUBLIC_URL", cls.public_url),
             "mode": _mode(os.environ.get("CRMAPI_MODE", cls.mode)),
             "webhook_allowed_networks": _env_networks("CRMAPI_WEBHOOK_ALLOW"),
             "admin_token": os.environ.get("CRMAPI_ADMIN_TOKEN", cls.admin_token),

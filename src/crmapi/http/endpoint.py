@@ -77,6 +77,7 @@ class Op:
     # The resource's declared fields: the request body (create fields on POST, update fields
     # on PUT) and the properties of the returned object.
     fields: FieldSet | None = None
+    media_types: tuple[str, ...] = ()  # a file's content types (default: a JSON object)
 
 
 def _param_text(value: Any) -> str:

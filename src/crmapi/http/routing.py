@@ -89,6 +89,7 @@ def _op(operation: Operation, spec: ResourceSpec | None, verb: str) -> Op:
         list_spec=list_spec,
         params=operation.params,
         fields=fields,
+        media_types=operation.media_types,
     )
 
 

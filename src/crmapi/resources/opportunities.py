@@ -562,6 +562,12 @@ def list_opportunities(ctx: Call) -> dict[str, Any]:
     return listing(items, query, **totals)
 
 
+def matching_ids(conn: Connection, org_id: str, query: ListQuery) -> list[str]:
+    """Every id a list query's filters match, in its order (an export's selection)."""
+    whole = _page(org_id, query).offset(None).limit(None).with_only_columns(OPP.c.id)
+    return [str(row[0]) for row in conn.execute(whole)]
+
+
 SPEC = ResourceSpec(
     name="opportunity",
     path="/opportunity/",

@@ -50,6 +50,8 @@ class Operation:
     list_spec: ListSpec | None = None
     # Query parameters of an operation that is not a list (its handler reads them).
     params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    # A success that is a file, not a JSON object: its content types (an export's download).
+    media_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -672,3 +672,46 @@ saved_search = Table(
     PrimaryKeyConstraint("organization_id", "id"),
     Index(None, "organization_id", "type", "date_created", "id"),
 )
+
+# --- exports ---
+# Exports (/export/lead/, /export/opportunity/): a job that renders the objects a search
+# selects into one gzipped file, run by the clock's due work in batches (``due_at``: when its
+# next batch runs; null once finished). ``selection`` holds the ids, fixed when it loads them.
+export = Table(
+    "export",
+    metadata,
+    _id(),
+    _org(),
+    Column("kind", String(16), nullable=False),  # lead | opportunity
+    Column("status", String(16), nullable=False),
+    Column("data", Json, nullable=False),
+    Column("selection", Json),
+    Column("n_docs", Integer),
+    Column("n_docs_processed", Integer, nullable=False),
+    Column("due_at", TS),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "kind", "date_created", "id"),
+    Index(None, "due_at"),
+)
+# One batch's rendered documents, kept until the last batch assembles the file.
+export_part = Table(
+    "export_part",
+    metadata,
+    _org(),
+    Column("export_id", ID, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("body", Text, nullable=False),  # text: JSONB would reorder the objects' keys
+    PrimaryKeyConstraint("organization_id", "export_id", "seq"),
+)
+# The finished file: gzip bytes as base64 text (snapshots and both backends store text).
+export_file = Table(
+    "export_file",
+    metadata,
+    _org(),
+    Column("export_id", ID, nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", Text, nullable=False),
+    PrimaryKeyConstraint("organization_id", "export_id"),
+)

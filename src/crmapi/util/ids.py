@@ -38,10 +38,15 @@ _SHORT_FAMILIES = frozenset(
 # An organization created with a seed draws its ids from a seeded stream (emulator orgs).
 _RNG: ContextVar[random.Random | None] = ContextVar("crmapi_id_rng", default=None)
 _STREAMS: dict[tuple[str, int], random.Random] = {}
+# Ids an import keeps (``crmapi import``): the next new id of a family is the one given.
+_GIVEN: ContextVar[dict[str, list[str]] | None] = ContextVar("crmapi_given_ids", default=None)
 
 
 def new_id(prefix: str) -> str:
     """Return a new id such as ``lead_<43 chars>`` or ``pipe_<22 chars>``."""
+    given = _GIVEN.get()
+    if given is not None and given.get(prefix):
+        return given[prefix].pop(0)
     length = 22 if prefix in _SHORT_FAMILIES else 43
     rng = _RNG.get()
     if rng is not None:
@@ -71,6 +76,21 @@ def seeded(rng: random.Random | None) -> Iterator[None]:
         yield
     finally:
         _RNG.reset(token)
+
+
+@contextmanager
+def given(*ids: str) -> Iterator[None]:
+    """In this block the next ``new_id(prefix)`` calls of each family return these ids of
+    that family, in order, once each: a re-imported object (and what its write creates, an
+    email's thread) keeps its id through the one write path every object takes."""
+    queues: dict[str, list[str]] = {}
+    for object_id in ids:
+        queues.setdefault(object_id.split("_", 1)[0], []).append(object_id)
+    token = _GIVEN.set(queues)
+    try:
+        yield
+    finally:
+        _GIVEN.reset(token)
 
 
 def new_secret(prefix: str, length: int = 40) -> str:
