@@ -9,20 +9,17 @@ Close answers 200 on create and delete alike. ``subject`` and ``body`` may hold 
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, update
+from sqlalchemy import Connection, Row
 
 from crmapi.domain.context import Actor, Call
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit_change
 from crmapi.query.model import FilterSpec, ListSpec, OrderSpec, ParamSpec
 from crmapi.resources import bulk_selection, repository, template_context, template_render
 from crmapi.resources.handlers import creating, deleting, updating
 from crmapi.resources.render import project
 from crmapi.resources.spec import Action, Operation, ResourceSpec
 from crmapi.storage import tables as t
-from crmapi.util import dates
-from crmapi.util.ids import new_id
 
 TEMPLATE = t.email_template
 FIELDS = FieldSet(
@@ -107,51 +104,27 @@ def _values(body: dict[str, Any], creating: bool) -> dict[str, Any]:
 
 def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
     values = _values(body, creating=True)
-    now = dates.now()
-    template_id = new_id("tmpl")
-    conn.execute(
-        insert(TEMPLATE).values(
-            id=template_id,
-            organization_id=ctx.org,
-            name=values["name"],
-            subject=values["subject"],
-            body=values["body"],
-            is_shared=values.get("is_shared", False),
-            is_archived=values.get("is_archived", False),
-            attachments=values.get("attachments", []),
-            cc=values.get("cc", []),
-            bcc=values.get("bcc", []),
-            created_by=ctx.user_id,
-            updated_by=ctx.user_id,
-            date_created=now,
-            date_updated=now,
-        )
-    )
-    created = repository.render_one(conn, SPEC, ctx.org, template_id)
-    emit_change(conn, ctx, "email_template", "created", None, created)
-    return created
+    columns = {
+        "name": values["name"],
+        "subject": values["subject"],
+        "body": values["body"],
+        "is_shared": values.get("is_shared", False),
+        "is_archived": values.get("is_archived", False),
+        "attachments": values.get("attachments", []),
+        "cc": values.get("cc", []),
+        "bcc": values.get("bcc", []),
+    }
+    return repository.insert_row(conn, SPEC, ctx, columns)
 
 
 def update_(conn: Connection, ctx: Actor, template_id: str, body: dict[str, Any]) -> dict[str, Any]:
     before = repository.render_one(conn, SPEC, ctx.org, template_id)
-    values = _values(body, creating=False)
-    conn.execute(
-        update(TEMPLATE)
-        .where(TEMPLATE.c.organization_id == ctx.org, TEMPLATE.c.id == template_id)
-        .values(**values, updated_by=ctx.user_id, date_updated=dates.now())
-    )
-    after = repository.render_one(conn, SPEC, ctx.org, template_id)
-    emit_change(conn, ctx, "email_template", "updated", before, after)
-    return after
+    return repository.update_row(conn, SPEC, ctx, before, _values(body, creating=False))
 
 
 def remove(conn: Connection, ctx: Actor, template_id: str) -> None:
     # Emails created from it keep its id and name (as activities keep a deleted outcome's).
-    before = repository.render_one(conn, SPEC, ctx.org, template_id)
-    conn.execute(
-        delete(TEMPLATE).where(TEMPLATE.c.organization_id == ctx.org, TEMPLATE.c.id == template_id)
-    )
-    emit_change(conn, ctx, "email_template", "deleted", before, None)
+    repository.delete_row(conn, SPEC, ctx, template_id)
 
 
 # --- render ----------------------------------------------------------------------------------

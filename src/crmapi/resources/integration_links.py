@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Row, delete, update
+from sqlalchemy import Connection, Row
 
 from crmapi.domain.context import Actor
 from crmapi.domain.errors import InvalidRequest
@@ -23,7 +23,6 @@ from crmapi.resources import config_rows, repository
 from crmapi.resources.handlers import creating, deleting, updating
 from crmapi.resources.spec import Operation, ResourceSpec
 from crmapi.storage import tables as t
-from crmapi.util import dates
 
 LINK = t.integration_link
 TYPES = ("lead", "contact", "opportunity")
@@ -91,19 +90,13 @@ def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]
 
 
 def update_(conn: Connection, ctx: Actor, link_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    repository.get_row(conn, SPEC, ctx.org, link_id)  # another organization's: 404 first
-    values = _values(body, creating=False)
-    conn.execute(
-        update(LINK)
-        .where(LINK.c.organization_id == ctx.org, LINK.c.id == link_id)
-        .values(**values, updated_by=ctx.user_id, date_updated=dates.now())
-    )
-    return repository.render_one(conn, SPEC, ctx.org, link_id)
+    # Another organization's id: the 404 comes before the body's 400.
+    before = repository.render_one(conn, SPEC, ctx.org, link_id)
+    return repository.update_row(conn, SPEC, ctx, before, _values(body, creating=False))
 
 
 def remove(conn: Connection, ctx: Actor, link_id: str) -> None:
-    repository.get_row(conn, SPEC, ctx.org, link_id)
-    conn.execute(delete(LINK).where(LINK.c.organization_id == ctx.org, LINK.c.id == link_id))
+    repository.delete_row(conn, SPEC, ctx, link_id)
 
 
 SPEC = ResourceSpec(

@@ -9,19 +9,16 @@ the activity rules (``activities/types/_outcome.py``) refuse it on new writes.
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, update
+from sqlalchemy import Connection, Row
 
 from crmapi.domain.context import Actor
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit_change
 from crmapi.query.model import ListSpec, OrderSpec
 from crmapi.resources import repository
 from crmapi.resources.handlers import creating, deleting, updating
 from crmapi.resources.spec import Operation, ResourceSpec
 from crmapi.storage import tables as t
-from crmapi.util import dates
-from crmapi.util.ids import new_id
 
 OUTCOME = t.outcome
 TYPES = ("custom", "vm-dropped")
@@ -73,48 +70,22 @@ def _values(body: dict[str, Any], creating: bool) -> dict[str, Any]:
 
 def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
     values = _values(body, creating=True)
-    now = dates.now()
-    outcome_id = new_id("outcome")
-    conn.execute(
-        insert(OUTCOME).values(
-            id=outcome_id,
-            organization_id=ctx.org,
-            name=values["name"],
-            description=values.get("description"),
-            type=values.get("type") or "custom",
-            created_by=ctx.user_id,
-            updated_by=ctx.user_id,
-            date_created=now,
-            date_updated=now,
-        )
-    )
-    created = repository.render_one(conn, SPEC, ctx.org, outcome_id)
-    emit_change(conn, ctx, "outcome", "created", None, created)
-    return created
+    columns = {
+        "name": values["name"],
+        "description": values.get("description"),
+        "type": values.get("type") or "custom",
+    }
+    return repository.insert_row(conn, SPEC, ctx, columns)
 
 
 def update_(conn: Connection, ctx: Actor, outcome_id: str, body: dict[str, Any]) -> dict[str, Any]:
     values = _values(body, creating=False)
     before = repository.render_one(conn, SPEC, ctx.org, outcome_id)
-    conn.execute(
-        update(OUTCOME)
-        .where(OUTCOME.c.organization_id == ctx.org, OUTCOME.c.id == outcome_id)
-        .values(**values, updated_by=ctx.user_id, date_updated=dates.now())
-    )
-    after = repository.render_one(conn, SPEC, ctx.org, outcome_id)
-    emit_change(conn, ctx, "outcome", "updated", before, after)
-    return after
+    return repository.update_row(conn, SPEC, ctx, before, values)
 
 
 def remove(conn: Connection, ctx: Actor, outcome_id: str) -> None:
-    before = repository.render_one(conn, SPEC, ctx.org, outcome_id)
-    now = dates.now()
-    conn.execute(
-        update(OUTCOME)
-        .where(OUTCOME.c.organization_id == ctx.org, OUTCOME.c.id == outcome_id)
-        .values(date_deleted=now, updated_by=ctx.user_id, date_updated=now)
-    )
-    emit_change(conn, ctx, "outcome", "deleted", before, None)
+    repository.delete_row(conn, SPEC, ctx, outcome_id)
 
 
 SPEC = ResourceSpec(
@@ -124,6 +95,7 @@ SPEC = ResourceSpec(
     table=OUTCOME,
     id_prefix="outcome",
     where=LIVE,
+    soft_delete="date_deleted",
     fields=FIELDS,
     list_spec=LIST,
     render=render_rows,

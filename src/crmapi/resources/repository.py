@@ -7,12 +7,16 @@ Another organization's row is exactly as absent as one that never existed, every
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Table, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, delete, insert, select, update
 
+from crmapi.domain.context import Actor
 from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest, object_not_found
 from crmapi.domain.fields import Field
+from crmapi.events.emit import emit_change
 from crmapi.resources.spec import ResourceSpec
 from crmapi.storage import tables as t
+from crmapi.util import dates
+from crmapi.util.ids import new_id
 
 # What a ``Field.references`` name points at ("user" is a membership of the organization).
 REFERENCE_TABLES: dict[str, Table] = {
@@ -127,3 +131,83 @@ def touch_lead(conn: Connection, org_id: str, lead_id: str, user_id: str, now: s
         .where(lead.c.organization_id == org_id, lead.c.id == lead_id)
         .values(date_updated=now, updated_by=user_id)
     )
+
+
+# --- writes of a declared resource ---
+# One create, update and delete for every resource whose object is one row of its table:
+# the organization's row only, the audit columns stamped, and the declared event written
+# with the rendered object before and after (no event when the resource declares none).
+
+
+def _emit(
+    conn: Connection,
+    spec: ResourceSpec,
+    ctx: Actor,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> None:
+    if spec.event_type:
+        emit_change(conn, ctx, spec.object_type(after or before or {}), action, before, after)
+
+
+def _scope(spec: ResourceSpec, org_id: str, row_id: str) -> tuple[ColumnElement[bool], ...]:
+    assert spec.table is not None, spec.name
+    return (spec.table.c.organization_id == org_id, spec.table.c.id == row_id, *spec.where)
+
+
+def insert_row(
+    conn: Connection, spec: ResourceSpec, ctx: Actor, values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Create one object from its column ``values``; the object as the API renders it."""
+    assert spec.table is not None, spec.name
+    row_id = new_id(spec.id_prefix)
+    now = dates.now()
+    audit = {
+        "created_by": ctx.user_id,
+        "updated_by": ctx.user_id,
+        "date_created": now,
+        "date_updated": now,
+    }
+    # ``values`` may set an audit column itself (one instant for another date it stamps).
+    conn.execute(
+        insert(spec.table).values(id=row_id, organization_id=ctx.org, **{**audit, **values})
+    )
+    created = render_one(conn, spec, ctx.org, row_id)
+    _emit(conn, spec, ctx, "created", None, created)
+    return created
+
+
+def update_row(
+    conn: Connection,
+    spec: ResourceSpec,
+    ctx: Actor,
+    before: dict[str, Any],
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Apply column ``values`` to the object ``before`` (rendered by ``render_one``, which
+    answered the 404 for an id the organization does not hold); the object after.
+    ``values`` may set ``date_updated`` itself (one instant for another date it stamps)."""
+    assert spec.table is not None, spec.name
+    conn.execute(
+        update(spec.table)
+        .where(*_scope(spec, ctx.org, before["id"]))
+        .values(**{"updated_by": ctx.user_id, "date_updated": dates.now(), **values})
+    )
+    after = render_one(conn, spec, ctx.org, before["id"])
+    _emit(conn, spec, ctx, "updated", before, after)
+    return after
+
+
+def delete_row(conn: Connection, spec: ResourceSpec, ctx: Actor, row_id: str) -> None:
+    """Delete one object (or stamp its ``soft_delete`` column), or Close's 404."""
+    assert spec.table is not None, spec.name
+    before = render_one(conn, spec, ctx.org, row_id)
+    scope = _scope(spec, ctx.org, row_id)
+    if spec.soft_delete:
+        now = dates.now()
+        stamp = {spec.soft_delete: now, "updated_by": ctx.user_id, "date_updated": now}
+        conn.execute(update(spec.table).where(*scope).values(**stamp))
+    else:
+        conn.execute(delete(spec.table).where(*scope))
+    _emit(conn, spec, ctx, "deleted", before, None)

@@ -12,12 +12,11 @@ there is the stored one of that moment.
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, select
 
 from crmapi.domain.context import Actor, Call
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import REQUIRED, Field, FieldSet
-from crmapi.events.emit import emit_change
 from crmapi.query import compile as qc
 from crmapi.query import grammar
 from crmapi.query.model import FilterSpec, ListSpec, OrderSpec
@@ -32,7 +31,6 @@ from crmapi.search.env import Env
 from crmapi.search.errors import SearchSyntaxError, invalid_query
 from crmapi.storage import tables as t
 from crmapi.util import dates
-from crmapi.util.ids import new_id
 
 VIEW = t.saved_search
 TYPES = tuple(stored.VIEW_OBJECT_TYPES)
@@ -219,55 +217,37 @@ def _values(
 def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
     values = _values(conn, ctx, body, None)
     now = dates.now()
-    view_id = new_id("save")
-    conn.execute(
-        insert(VIEW).values(
-            id=view_id,
-            organization_id=ctx.org,
-            name=values["name"],
-            description=values.get("description", ""),
-            type=values.get("type") or "lead",
-            query=values.get("query"),
-            s_query=values.get("s_query"),
-            is_shared=values.get("is_shared", False),
-            shared_with=values.get("shared_with"),
-            selected_fields=values.get("selected_fields"),
-            is_user_dependent=values.get("is_user_dependent", False),
-            user_id=ctx.user_id,
-            sharing_updated_by=ctx.user_id,
-            date_sharing_updated=now,
-            created_by=ctx.user_id,
-            updated_by=ctx.user_id,
-            date_created=now,
-            date_updated=now,
-        )
-    )
-    created = repository.render_one(conn, SPEC, ctx.org, view_id)
-    emit_change(conn, ctx, "saved_search", "created", None, created)
-    return created
+    columns = {
+        "name": values["name"],
+        "description": values.get("description", ""),
+        "type": values.get("type") or "lead",
+        "query": values.get("query"),
+        "s_query": values.get("s_query"),
+        "is_shared": values.get("is_shared", False),
+        "shared_with": values.get("shared_with"),
+        "selected_fields": values.get("selected_fields"),
+        "is_user_dependent": values.get("is_user_dependent", False),
+        "user_id": ctx.user_id,
+        "sharing_updated_by": ctx.user_id,
+        "date_sharing_updated": now,
+        "date_created": now,
+        "date_updated": now,
+    }
+    return repository.insert_row(conn, SPEC, ctx, columns)
 
 
 def update_(conn: Connection, ctx: Actor, view_id: str, body: dict[str, Any]) -> dict[str, Any]:
     before = repository.render_one(conn, SPEC, ctx.org, view_id)
     values = _values(conn, ctx, body, before)
-    now = dates.now()
     if any(values.get(k, before[k]) != before[k] for k in SHARING):
-        values.update(sharing_updated_by=ctx.user_id, date_sharing_updated=now)
-    conn.execute(
-        update(VIEW)
-        .where(VIEW.c.organization_id == ctx.org, VIEW.c.id == view_id)
-        .values(**values, updated_by=ctx.user_id, date_updated=now)
-    )
-    after = repository.render_one(conn, SPEC, ctx.org, view_id)
-    emit_change(conn, ctx, "saved_search", "updated", before, after)
-    return after
+        now = dates.now()
+        values.update(sharing_updated_by=ctx.user_id, date_sharing_updated=now, date_updated=now)
+    return repository.update_row(conn, SPEC, ctx, before, values)
 
 
 def remove(conn: Connection, ctx: Actor, view_id: str) -> None:
     """Delete a view; searches naming it (``in:``) then answer that it does not exist."""
-    before = repository.render_one(conn, SPEC, ctx.org, view_id)
-    conn.execute(delete(VIEW).where(VIEW.c.organization_id == ctx.org, VIEW.c.id == view_id))
-    emit_change(conn, ctx, "saved_search", "deleted", before, None)
+    repository.delete_row(conn, SPEC, ctx, view_id)
 
 
 # --- list -----------------------------------------------------------------------------------

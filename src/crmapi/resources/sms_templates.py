@@ -8,18 +8,15 @@ templates have ``is_archived`` instead); ``owned_by`` is the creator.
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, update
+from sqlalchemy import Connection, Row
 
 from crmapi.domain.context import Actor
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit_change
 from crmapi.query.model import ListSpec, OrderSpec
 from crmapi.resources import repository, template_render
 from crmapi.resources.handlers import creating, deleting, updating
 from crmapi.resources.spec import Operation, ResourceSpec
 from crmapi.storage import tables as t
-from crmapi.util import dates
-from crmapi.util.ids import new_id
 
 TEMPLATE = t.sms_template
 STATUSES = ("active", "archived")
@@ -74,48 +71,24 @@ def _values(body: dict[str, Any], creating: bool) -> dict[str, Any]:
 
 def create(conn: Connection, ctx: Actor, body: dict[str, Any]) -> dict[str, Any]:
     values = _values(body, creating=True)
-    now = dates.now()
-    template_id = new_id("smstmpl")
-    conn.execute(
-        insert(TEMPLATE).values(
-            id=template_id,
-            organization_id=ctx.org,
-            name=values["name"],
-            text=values.get("text", ""),
-            is_shared=values.get("is_shared", False),
-            status="active",
-            owned_by=ctx.user_id,
-            attachments=values.get("attachments", []),
-            created_by=ctx.user_id,
-            updated_by=ctx.user_id,
-            date_created=now,
-            date_updated=now,
-        )
-    )
-    created = repository.render_one(conn, SPEC, ctx.org, template_id)
-    emit_change(conn, ctx, "sms_template", "created", None, created)
-    return created
+    columns = {
+        "name": values["name"],
+        "text": values.get("text", ""),
+        "is_shared": values.get("is_shared", False),
+        "status": "active",
+        "owned_by": ctx.user_id,
+        "attachments": values.get("attachments", []),
+    }
+    return repository.insert_row(conn, SPEC, ctx, columns)
 
 
 def update_(conn: Connection, ctx: Actor, template_id: str, body: dict[str, Any]) -> dict[str, Any]:
     before = repository.render_one(conn, SPEC, ctx.org, template_id)
-    values = _values(body, creating=False)
-    conn.execute(
-        update(TEMPLATE)
-        .where(TEMPLATE.c.organization_id == ctx.org, TEMPLATE.c.id == template_id)
-        .values(**values, updated_by=ctx.user_id, date_updated=dates.now())
-    )
-    after = repository.render_one(conn, SPEC, ctx.org, template_id)
-    emit_change(conn, ctx, "sms_template", "updated", before, after)
-    return after
+    return repository.update_row(conn, SPEC, ctx, before, _values(body, creating=False))
 
 
 def remove(conn: Connection, ctx: Actor, template_id: str) -> None:
-    before = repository.render_one(conn, SPEC, ctx.org, template_id)
-    conn.execute(
-        delete(TEMPLATE).where(TEMPLATE.c.organization_id == ctx.org, TEMPLATE.c.id == template_id)
-    )
-    emit_change(conn, ctx, "sms_template", "deleted", before, None)
+    repository.delete_row(conn, SPEC, ctx, template_id)
 
 
 SPEC = ResourceSpec(

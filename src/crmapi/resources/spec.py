@@ -108,6 +108,9 @@ class ResourceSpec(Declaration):
     # Ids every organization holds alike (Close's built-in roles): not one organization's
     # data, so another organization reading them is no leak (tenancy checks skip them).
     shared_ids: frozenset[str] = frozenset()
+    # The column a delete stamps instead of removing the row (objects that activities keep
+    # pointing at, like outcomes); ``where`` then hides the stamped rows.
+    soft_delete: str | None = None
 
     def object_type(self, obj: dict[str, Any]) -> str:
         """The event log's object type for one rendered object of this resource."""
