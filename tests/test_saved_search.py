@@ -497,3 +497,15 @@ def test_data_search_sees_only_the_callers_organization(
     assert other.ok("POST", "data/search/", {"query": _and("lead")})["data"] == []
     mine = {hit["id"] for hit in _data_search(api, query=_and("lead"))["data"]}
     assert len(mine) == 3
+
+
+# Airbyte's smart_views stream pages with _limit=600: (the _limit, the status it gets)
+LIMITS = [("600", 200), ("1000", 200), ("1001", 400)]
+
+
+@pytest.mark.parametrize(("limit", "status"), LIMITS)
+def test_the_list_takes_a_limit_of_up_to_a_thousand(api: Api, limit: str, status: int) -> None:
+    response = api.get(f"saved_search/?_limit={limit}")
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert "_limit" in response.json()["field-errors"]

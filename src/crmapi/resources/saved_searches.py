@@ -56,6 +56,8 @@ LIST = ListSpec(
     filters={"type": _TYPE, "type__in": _TYPE},
     orderings={name: OrderSpec(name) for name in ("date_created", "date_updated", "name")},
     default_order="date_created",
+    # Airbyte's smart_views stream pages with _limit=600, so Close accepts at least that.
+    max_limit=1000,
 )
 
 
