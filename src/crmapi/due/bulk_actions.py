@@ -4,7 +4,7 @@ order and the background worker runs it by itself on a real clock."""
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from crmapi.domain.clock import OrgClock
 from crmapi.domain.context import Principal
@@ -26,13 +26,7 @@ def fire(
     db: Database, settings: Settings, org: str, job_id: str, due: str, org_clock: OrgClock
 ) -> list[dict[str, Any]]:
     with db.write() as conn:
-        # Locked (PostgreSQL) and matched on due_at: a background round and an advance never
-        # both run the same step.
-        row = conn.execute(
-            select(B)
-            .where(B.c.organization_id == org, B.c.id == job_id, B.c.due_at == due)
-            .with_for_update()
-        ).first()
+        row = due_rows.locked(conn, B, org, job_id, due)
         if row is None:
             return []
         ctx = bulk_actions.BulkContext(

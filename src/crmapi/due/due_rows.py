@@ -1,6 +1,9 @@
-"""The pending query most due kinds share: rows of one table whose due column has come."""
+"""The queries most due kinds share: rows of one table whose due column has come, and the
+one row a step is about to run."""
 
-from sqlalchemy import Column, Connection, Table, select
+from typing import Any
+
+from sqlalchemy import Column, Connection, Row, Table, select
 
 from crmapi.events.delivery import own_clocks
 
@@ -17,3 +20,13 @@ def pending_on(
         stmt = stmt.where(table.c.organization_id.not_in(own_clocks()))
     rows = conn.execute(stmt.order_by(due, table.c.id).limit(limit)).all()
     return [(r[0], r[1], r[2]) for r in rows]
+
+
+def locked(conn: Connection, table: Table, org: str, row_id: str, due: str) -> Row[Any] | None:
+    """The row whose step is due at ``due``, locked (PostgreSQL) and matched on ``due_at``:
+    a background round and an advance never both run the same step (None: it already ran)."""
+    return conn.execute(
+        select(table)
+        .where(table.c.organization_id == org, table.c.id == row_id, table.c.due_at == due)
+        .with_for_update()
+    ).first()

@@ -5,7 +5,7 @@ a real clock."""
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from crmapi.domain.clock import OrgClock
 from crmapi.domain.context import Context, Principal
@@ -28,13 +28,7 @@ def fire(
     db: Database, settings: Settings, org: str, export_id: str, due: str, org_clock: OrgClock
 ) -> list[dict[str, Any]]:
     with db.write() as conn:
-        # Locked (PostgreSQL) and matched on due_at: a background round and an advance never
-        # both run the same step.
-        row = conn.execute(
-            select(E)
-            .where(E.c.organization_id == org, E.c.id == export_id, E.c.due_at == due)
-            .with_for_update()
-        ).first()
+        row = due_rows.locked(conn, E, org, export_id, due)
         if row is None:
             return []
         ctx = Context(Principal(org, row.created_by, clock=org_clock), tz=_tz(row.data))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, func, select, update
 
 from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
@@ -36,7 +36,6 @@ from crmapi.resources.spec import Operation, ResourceSpec
 from crmapi.search import parser
 from crmapi.storage import tables as t
 from crmapi.util import dates
-from crmapi.util.ids import new_id
 
 B = t.bulk_action
 BATCH = 100  # leads per step: one transaction each, so a big job never holds a long lock
@@ -330,29 +329,20 @@ def _creator(kind: Kind) -> Callable[[Connection, Actor, dict[str, Any]], dict[s
             "tz": ctx.tz,
         }
         now = dates.now()
-        job_id = new_id(kind.prefix)
-        conn.execute(
-            insert(B).values(
-                id=job_id,
-                organization_id=ctx.org,
-                kind=kind.name,
-                status="created",
-                data=data,
-                selection=None,
-                n_leads=None,
-                n_leads_processed=0,
-                n_objects=None,
-                n_objects_processed=0,
-                due_at=now,
-                created_by=ctx.user_id,
-                updated_by=ctx.user_id,
-                date_created=now,
-                date_updated=now,
-            )
-        )
-        created = repository.render_one(conn, SPECS[kind.name], ctx.org, job_id)
-        emit_change(conn, ctx, f"bulk_action.{kind.name}", "created", None, created)
-        return created
+        columns = {
+            "kind": kind.name,
+            "status": "created",
+            "data": data,
+            "selection": None,
+            "n_leads": None,
+            "n_leads_processed": 0,
+            "n_objects": None,
+            "n_objects_processed": 0,
+            "due_at": now,  # its first step (loading the selection) runs at once
+            "date_created": now,
+            "date_updated": now,
+        }
+        return repository.insert_row(conn, SPECS[kind.name], ctx, columns)
 
     return create
 

@@ -31,7 +31,6 @@ from crmapi.resources.spec import Action, Operation, ResourceSpec
 from crmapi.search import listing as search_listing
 from crmapi.storage import tables as t
 from crmapi.util import dates
-from crmapi.util.ids import new_id
 
 E, PART, FILE = t.export, t.export_part, t.export_file
 BATCH = 100  # objects per step: one transaction each, so a big export never holds a long lock
@@ -242,27 +241,18 @@ def _creator(kind: Kind) -> Callable[[Call], dict[str, Any]]:
             "tz": ctx.tz,
         }
         now = dates.now()
-        export_id = new_id("expo")
-        conn.execute(
-            insert(E).values(
-                id=export_id,
-                organization_id=ctx.org,
-                kind=kind.name,
-                status="created",
-                data=data,
-                selection=None,
-                n_docs=None,
-                n_docs_processed=0,
-                due_at=now,
-                created_by=ctx.user_id,
-                updated_by=ctx.user_id,
-                date_created=now,
-                date_updated=now,
-            )
-        )
-        created = repository.render_one(conn, SPECS[kind.name], ctx.org, export_id)
-        emit_change(conn, ctx, f"export.{kind.name}", "created", None, created)
-        return created
+        columns = {
+            "kind": kind.name,
+            "status": "created",
+            "data": data,
+            "selection": None,
+            "n_docs": None,
+            "n_docs_processed": 0,
+            "due_at": now,  # its first step (loading the selection) runs at once
+            "date_created": now,
+            "date_updated": now,
+        }
+        return repository.insert_row(conn, SPECS[kind.name], ctx, columns)
 
     return handle
 
