@@ -1,5 +1,6 @@
 """``crmapi journal|fault|strict|sink|delivery``: thin HTTP clients of a running server's plane."""
 
+import functools
 import json
 import sys
 import urllib.error
@@ -22,8 +23,8 @@ class Plane:
             raise click.UsageError("--org (or CRMAPI_ORG) is required")
         return f"/_crmapi/orgs/{self.org}{path}"
 
-    def call(self, method: str, path: str, body: Any = None, raw: bool = False) -> Any:
-        data = None if body is None else json.dumps(body).encode()
+    def request(self, method: str, path: str, data: bytes | None = None) -> urllib.request.Request:
+        """A request to the plane carrying this caller's credentials."""
         request = urllib.request.Request(self.url + path, data=data, method=method)
         if self.api_key:
             request.add_header(
@@ -33,6 +34,11 @@ class Plane:
             request.add_header("X-Crmapi-Admin-Token", self.admin_token)
         if data is not None:
             request.add_header("Content-Type", "application/json")
+        return request
+
+    def call(self, method: str, path: str, body: Any = None, raw: bool = False) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = self.request(method, path, data)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 status, payload = response.status, response.read()
@@ -53,13 +59,20 @@ def _echo(obj: Any) -> None:
 
 
 def _options(f: Any) -> Any:
-    f = click.option(
+    """The server and credential options, handed to the command as one ``plane``."""
+
+    @functools.wraps(f)
+    def command(
+        url: str, api_key: str | None, admin_token: str | None, org: str | None, **kw: Any
+    ) -> Any:
+        return f(plane=Plane(url, api_key, admin_token, org), **kw)
+
+    command = click.option(
         "--url", envvar="CRMAPI_URL", default="http://127.0.0.1:8000", show_default=True
-    )(f)
-    f = click.option("--api-key", envvar="CRMAPI_API_KEY", default=None)(f)
-    f = click.option("--admin-token", envvar="CRMAPI_ADMIN_TOKEN", default=None)(f)
-    f = click.option("--org", envvar="CRMAPI_ORG", default=None)(f)
-    return f
+    )(command)
+    command = click.option("--api-key", envvar="CRMAPI_API_KEY", default=None)(command)
+    command = click.option("--admin-token", envvar="CRMAPI_ADMIN_TOKEN", default=None)(command)
+    return click.option("--org", envvar="CRMAPI_ORG", default=None)(command)
 
 
 def _criteria(
@@ -78,12 +91,26 @@ def _criteria(
 
 
 def _criteria_options(f: Any) -> Any:
-    f = click.option("--operation")(f)
-    f = click.option("--method")(f)
-    f = click.option("--path")(f)
-    f = click.option("--status", type=int)(f)
-    f = click.option("--criteria", "raw", help="JSON criteria (query, body matchers...)")(f)
-    return f
+    """The journal's matching options, handed to the command as one ``criteria`` dict."""
+
+    @functools.wraps(f)
+    def command(
+        operation: str | None,
+        method: str | None,
+        path: str | None,
+        status: int | None,
+        raw: str | None,
+        **kw: Any,
+    ) -> Any:
+        return f(criteria=_criteria(operation, method, path, status, raw), **kw)
+
+    command = click.option("--operation")(command)
+    command = click.option("--method")(command)
+    command = click.option("--path")(command)
+    command = click.option("--status", type=int)(command)
+    return click.option("--criteria", "raw", help="JSON criteria (query, body matchers...)")(
+        command
+    )
 
 
 @click.group()
@@ -94,19 +121,14 @@ def journal() -> None:
 @journal.command("tail")
 @_options
 @click.option("--max", "limit", type=int, default=0, help="Stop after N entries.")
-def journal_tail(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, limit: int
-) -> None:
+def journal_tail(plane: Plane, limit: int) -> None:
     """Follow the journal live (server-sent events)."""
-    plane = Plane(url, api_key, admin_token, org)
-    request = urllib.request.Request(
-        plane.url + plane.org_path(f"/journal/stream?max={limit}"), method="GET"
-    )
-    if api_key:
-        request.add_header("Authorization", "Basic " + b64encode(f"{api_key}:".encode()).decode())
-    if admin_token:
-        request.add_header("X-Crmapi-Admin-Token", admin_token)
-    with urllib.request.urlopen(request) as response:
+    request = plane.request("GET", plane.org_path(f"/journal/stream?max={limit}"))
+    try:
+        response = urllib.request.urlopen(request)
+    except urllib.error.URLError as exc:
+        raise click.ClickException(f"cannot reach {plane.url}: {exc.reason}") from None
+    with response:
         for line in response:
             if line.startswith(b"data: "):
                 e = json.loads(line[6:])
@@ -121,18 +143,10 @@ def journal_tail(
 @_options
 @_criteria_options
 def journal_find(
-    url: str,
-    api_key: str | None,
-    admin_token: str | None,
-    org: str | None,
-    operation: str | None,
-    method: str | None,
-    path: str | None,
-    status: int | None,
-    raw: str | None,
+    plane: Plane,
+    criteria: dict[str, Any],
 ) -> None:
-    plane = Plane(url, api_key, admin_token, org)
-    body = {"criteria": _criteria(operation, method, path, status, raw)}
+    body = {"criteria": criteria}
     _echo(plane.call("POST", plane.org_path("/journal/find"), body))
 
 
@@ -140,18 +154,10 @@ def journal_find(
 @_options
 @_criteria_options
 def journal_count(
-    url: str,
-    api_key: str | None,
-    admin_token: str | None,
-    org: str | None,
-    operation: str | None,
-    method: str | None,
-    path: str | None,
-    status: int | None,
-    raw: str | None,
+    plane: Plane,
+    criteria: dict[str, Any],
 ) -> None:
-    plane = Plane(url, api_key, admin_token, org)
-    body = {"criteria": _criteria(operation, method, path, status, raw)}
+    body = {"criteria": criteria}
     _echo(plane.call("POST", plane.org_path("/journal/count"), body))
 
 
@@ -160,20 +166,12 @@ def journal_count(
 @_criteria_options
 @click.option("--count", "expected", type=int, default=None)
 def journal_verify(
-    url: str,
-    api_key: str | None,
-    admin_token: str | None,
-    org: str | None,
-    operation: str | None,
-    method: str | None,
-    path: str | None,
-    status: int | None,
-    raw: str | None,
+    plane: Plane,
+    criteria: dict[str, Any],
     expected: int | None,
 ) -> None:
     """Exit 1 (printing the near misses) unless the count holds."""
-    plane = Plane(url, api_key, admin_token, org)
-    body: dict[str, Any] = {"criteria": _criteria(operation, method, path, status, raw)}
+    body: dict[str, Any] = {"criteria": criteria}
     if expected is not None:
         body["count"] = expected
     found = plane.call("POST", plane.org_path("/journal/verify"), body)
@@ -185,10 +183,7 @@ def journal_verify(
 @journal.command("export")
 @_options
 @click.option("--har", "out", type=click.Path(), default="-", help="File (default stdout).")
-def journal_export(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, out: str
-) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def journal_export(plane: Plane, out: str) -> None:
     _, payload = plane.call("GET", plane.org_path("/journal.har"), raw=True)
     if out == "-":
         click.echo(payload.decode())
@@ -199,17 +194,13 @@ def journal_export(
 
 @journal.command("unrouted")
 @_options
-def journal_unrouted(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None
-) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def journal_unrouted(plane: Plane) -> None:
     _echo(plane.call("GET", plane.org_path("/journal/unrouted")))
 
 
 @journal.command("clear")
 @_options
-def journal_clear(url: str, api_key: str | None, admin_token: str | None, org: str | None) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def journal_clear(plane: Plane) -> None:
     _echo(plane.call("DELETE", plane.org_path("/journal")))
 
 
@@ -240,10 +231,7 @@ def fault() -> None:
 @click.option("--probability", type=float)
 @click.option("--seed", type=int)
 def fault_add(
-    url: str,
-    api_key: str | None,
-    admin_token: str | None,
-    org: str | None,
+    plane: Plane,
     is_global: bool,
     raw: str | None,
     rule_id: str | None,
@@ -260,7 +248,6 @@ def fault_add(
     probability: float | None,
     seed: int | None,
 ) -> None:
-    plane = Plane(url, api_key, admin_token, org)
     rule: dict[str, Any] = json.loads(raw) if raw else {}
     effect: dict[str, Any] | None = None
     if rate_limit:
@@ -299,10 +286,7 @@ def fault_add(
 @fault.command("list")
 @_options
 @click.option("--global", "is_global", is_flag=True)
-def fault_list(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, is_global: bool
-) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def fault_list(plane: Plane, is_global: bool) -> None:
     _echo(plane.call("GET", _faults_path(plane, is_global)))
 
 
@@ -311,14 +295,10 @@ def fault_list(
 @click.option("--global", "is_global", is_flag=True)
 @click.option("--id", "rule_id", help="Remove only this rule.")
 def fault_clear(
-    url: str,
-    api_key: str | None,
-    admin_token: str | None,
-    org: str | None,
+    plane: Plane,
     is_global: bool,
     rule_id: str | None,
 ) -> None:
-    plane = Plane(url, api_key, admin_token, org)
     _echo(plane.call("DELETE", _faults_path(plane, is_global, f"/{rule_id}" if rule_id else "")))
 
 
@@ -329,18 +309,14 @@ def strict() -> None:
 
 @strict.command("show")
 @_options
-def strict_show(url: str, api_key: str | None, admin_token: str | None, org: str | None) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def strict_show(plane: Plane) -> None:
     _echo(plane.call("GET", plane.org_path("/strict")))
 
 
 @strict.command("set")
 @_options
 @click.argument("level", type=click.Choice(["off", "warn", "strict", "server"]))
-def strict_set(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, level: str
-) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def strict_set(plane: Plane, level: str) -> None:
     _echo(
         plane.call(
             "PUT", plane.org_path("/strict"), {"level": None if level == "server" else level}
@@ -350,8 +326,7 @@ def strict_set(
 
 @strict.command("report")
 @_options
-def strict_report(url: str, api_key: str | None, admin_token: str | None, org: str | None) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def strict_report(plane: Plane) -> None:
     _echo(plane.call("GET", plane.org_path("/strict/report")))
 
 
@@ -363,21 +338,15 @@ def sink() -> None:
 @sink.command("create")
 @_options
 @click.argument("name")
-def sink_create(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, name: str
-) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def sink_create(plane: Plane, name: str) -> None:
     _echo(plane.call("POST", plane.org_path("/sinks"), {"name": name}))
 
 
 @sink.command("list")
 @_options
 @click.argument("name", required=False)
-def sink_list(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, name: str | None
-) -> None:
+def sink_list(plane: Plane, name: str | None) -> None:
     """Every sink, or what arrived at one."""
-    plane = Plane(url, api_key, admin_token, org)
     _echo(plane.call("GET", plane.org_path("/sinks" + (f"/{name}" if name else ""))))
 
 
@@ -387,15 +356,11 @@ def sink_list(
 @click.option("--status", type=int, default=500, show_default=True)
 @click.option("--next", "next_n", type=int, default=1, show_default=True)
 def sink_fail(
-    url: str,
-    api_key: str | None,
-    admin_token: str | None,
-    org: str | None,
+    plane: Plane,
     name: str,
     status: int,
     next_n: int,
 ) -> None:
-    plane = Plane(url, api_key, admin_token, org)
     _echo(
         plane.call(
             "PUT", plane.org_path(f"/sinks/{name}/behaviour"), {"status": status, "next": next_n}
@@ -406,10 +371,7 @@ def sink_fail(
 @sink.command("delete")
 @_options
 @click.argument("name")
-def sink_delete(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, name: str
-) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def sink_delete(plane: Plane, name: str) -> None:
     _echo(plane.call("DELETE", plane.org_path(f"/sinks/{name}")))
 
 
@@ -423,14 +385,10 @@ def delivery() -> None:
 @click.option("--state")
 @click.option("--subscription-id")
 def delivery_list(
-    url: str,
-    api_key: str | None,
-    admin_token: str | None,
-    org: str | None,
+    plane: Plane,
     state: str | None,
     subscription_id: str | None,
 ) -> None:
-    plane = Plane(url, api_key, admin_token, org)
     query = "&".join(
         f"{k}={v}" for k, v in (("state", state), ("subscription_id", subscription_id)) if v
     )
@@ -440,10 +398,7 @@ def delivery_list(
 @delivery.command("redeliver")
 @_options
 @click.argument("delivery_id")
-def delivery_redeliver(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, delivery_id: str
-) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def delivery_redeliver(plane: Plane, delivery_id: str) -> None:
     _echo(plane.call("POST", plane.org_path(f"/webhook-deliveries/{delivery_id}/redeliver"), {}))
 
 
@@ -452,14 +407,10 @@ def delivery_redeliver(
 @click.argument("event_id")
 @click.option("--subscription-id", required=True)
 def delivery_replay(
-    url: str,
-    api_key: str | None,
-    admin_token: str | None,
-    org: str | None,
+    plane: Plane,
     event_id: str,
     subscription_id: str,
 ) -> None:
-    plane = Plane(url, api_key, admin_token, org)
     _echo(
         plane.call(
             "POST",
@@ -472,10 +423,7 @@ def delivery_replay(
 @delivery.command("flush")
 @_options
 @click.argument("subscription_id")
-def delivery_flush(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, subscription_id: str
-) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def delivery_flush(plane: Plane, subscription_id: str) -> None:
     _echo(plane.call("POST", plane.org_path(f"/webhooks/{subscription_id}/flush"), {}))
 
 
@@ -488,17 +436,13 @@ def delivery_flush(
     "--body-file", type=click.File("rb"), required=True, help="The raw body ('-': stdin)."
 )
 def delivery_verify_signature(
-    url: str,
-    api_key: str | None,
-    admin_token: str | None,
-    org: str | None,
+    plane: Plane,
     signature_key: str,
     sig_hash: str,
     timestamp: str,
     body_file: Any,
 ) -> None:
     """Exit 1 unless the body carries a valid Close signature for the key."""
-    plane = Plane(url, api_key, admin_token, org)
     body = {
         "signature_key": signature_key,
         "headers": {"close-sig-hash": sig_hash, "close-sig-timestamp": timestamp},
@@ -513,10 +457,7 @@ def delivery_verify_signature(
 @journal.command("get")
 @_options
 @click.argument("entry_id")
-def journal_get(
-    url: str, api_key: str | None, admin_token: str | None, org: str | None, entry_id: str
-) -> None:
-    plane = Plane(url, api_key, admin_token, org)
+def journal_get(plane: Plane, entry_id: str) -> None:
     _echo(plane.call("GET", plane.org_path(f"/journal/{entry_id}")))
 
 
