@@ -126,6 +126,8 @@ def journal_tail(plane: Plane, limit: int) -> None:
     request = plane.request("GET", plane.org_path(f"/journal/stream?max={limit}"))
     try:
         response = urllib.request.urlopen(request)
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"{exc.code}: {exc.read().decode()}") from None
     except urllib.error.URLError as exc:
         raise click.ClickException(f"cannot reach {plane.url}: {exc.reason}") from None
     with response:
