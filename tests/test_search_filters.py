@@ -90,7 +90,7 @@ OPPORTUNITY_REFUSALS = [
         "lead_saved_search_id",
         "smart view 'save_abc' does not exist",
     ),
-    ({"_group_by": "user_id"}, "_group_by", "not supported"),
+    ({"_group_by": "status_id"}, "_group_by", "is not valid; use one of user_id"),
     ({"is_stalled": "maybe"}, "is_stalled", "not a valid boolean"),
     ({"date_created": "yesterday-ish"}, "date_created", "not a date"),
 ]

@@ -30,11 +30,18 @@ from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
 from crmapi.query import compile as qc
 from crmapi.query import grammar
-from crmapi.query.model import FilterSpec, ListQuery, ListSpec, OrderSpec, id_filters
+from crmapi.query.model import (
+    FilterSpec,
+    ListQuery,
+    ListSpec,
+    ModeSpec,
+    OrderSpec,
+    id_filters,
+)
 from crmapi.query.model import range_filters as ranges
-from crmapi.resources import custom_values, leads, pipelines, repository
+from crmapi.resources import custom_values, leads, opportunity_groups, pipelines, repository
 from crmapi.resources.handlers import creating, deleting, updating
-from crmapi.resources.render import listing
+from crmapi.resources.render import listing, project
 from crmapi.resources.spec import Embed, LeadChild, Operation, ResourceSpec
 from crmapi.resources.users import CURRENCY_SYMBOLS, user_names
 from crmapi.search import exact
@@ -136,7 +143,6 @@ LIST = ListSpec(
         "is_stalled": exact.constant(False),  # nothing stalls here (is_stalled is always false)
         "lead_query": search.SEARCH_PARAM,
         "lead_saved_search_id": search.SEARCH_PARAM,
-        "_group_by": exact.refused("_group_by is not supported by this server yet."),
     },
     orderings={
         name: OrderSpec(name)
@@ -154,6 +160,12 @@ LIST = ListSpec(
     default_order="-date_created",
     # Airbyte pages opportunities 250 at a time.
     max_limit=1000,
+    modes={
+        "_group_by": ModeSpec(
+            opportunity_groups.CHOICES,
+            "Group the page's opportunities (`-` reverses the group order).",
+        )
+    },
 )
 
 
@@ -178,26 +190,43 @@ def _scope(org_id: str, query: ListQuery) -> ColumnElement[bool]:
     return and_(OPP.c.organization_id == org_id, *qc.where(OPP, query))
 
 
-def _page(org_id: str, query: ListQuery) -> Select[Any]:
-    key = _order_expression(query.order_column)
+def _ordered(key: ColumnElement[Any], descending: bool) -> tuple[ColumnElement[Any], ...]:
     # Empty values (no value, not won yet) sort as the smallest on both backends.
     present = case((key.is_(None), 0), else_=1)
-    order = (
-        (present.desc(), key.desc(), OPP.c.id.desc())
-        if query.descending
-        else (present.asc(), key.asc(), OPP.c.id.asc())
-    )
+    if descending:
+        return (present.desc(), key.desc())
+    return (present.asc(), key.asc())
+
+
+def _page(
+    org_id: str, query: ListQuery, grouping: opportunity_groups.Grouping | None = None
+) -> Select[Any]:
+    order = _ordered(_order_expression(query.order_column), query.descending)
+    tie = OPP.c.id.desc() if query.descending else OPP.c.id.asc()
+    stmt = select(OPP)
+    if grouping is not None:
+        # Groups first (their order, then their key), the list's own order within each.
+        key = grouping.key(OPP)
+        reverse = _group_direction(query)
+        order = (*_ordered(grouping.order(OPP), reverse), *_ordered(key, reverse), *order)
+        stmt = select(OPP, key.label("group_key"))
     return (
-        select(OPP)
-        .where(_scope(org_id, query))
-        .order_by(*order)
+        stmt.where(_scope(org_id, query))
+        .order_by(*order, tie)
         .offset(query.skip)
         .limit(query.limit + 1)
     )
 
 
-def aggregates(conn: Connection, org_id: str, query: ListQuery) -> dict[str, Any]:
-    """``total_results`` and the value sums over every match, regardless of paging."""
+def _group_direction(query: ListQuery) -> bool:
+    return opportunity_groups.parse(query.params["_group_by"].strip().lower())[1]
+
+
+def aggregates(
+    conn: Connection, org_id: str, query: ListQuery, *within: ColumnElement[bool]
+) -> dict[str, Any]:
+    """``total_results`` and the value sums over every match (``within`` one group),
+    regardless of paging."""
     rows = conn.execute(
         select(
             OPP.c.value_period,
@@ -205,7 +234,7 @@ def aggregates(conn: Connection, org_id: str, query: ListQuery) -> dict[str, Any
             func.coalesce(func.sum(OPP.c.value), 0),
             func.coalesce(func.sum(OPP.c.value * OPP.c.confidence), 0),
         )
-        .where(_scope(org_id, query))
+        .where(_scope(org_id, query), *within)
         .group_by(OPP.c.value_period)
     ).all()
     counts = {p: 0 for p in PERIODS}
@@ -554,12 +583,38 @@ def remove(conn: Connection, ctx: Actor, opportunity_id: str) -> dict[str, Any]:
 
 def list_opportunities(ctx: Call) -> dict[str, Any]:
     query = grammar.parse(ctx.params, LIST, ctx.tz)
+    group_by = (query.params.get("_group_by") or "").strip().lower()
     with ctx.db.read() as conn:
         query = search.with_lead_query(conn, ctx.org, ctx.user_id, ctx.tz, query)
         totals = aggregates(conn, ctx.org, query)
+        if group_by:
+            return _grouped(conn, ctx.org, query, opportunity_groups.parse(group_by)[0], totals)
         rows = conn.execute(_page(ctx.org, query)).all() if query.limit else []
         items = render_rows(conn, ctx.org, rows)
     return listing(items, query, **totals)
+
+
+def _grouped(
+    conn: Connection,
+    org_id: str,
+    query: ListQuery,
+    grouping: opportunity_groups.Grouping,
+    totals: dict[str, Any],
+) -> dict[str, Any]:
+    """A page whose ``data`` holds groups of its objects (``_fields`` applies to those)."""
+    rows = conn.execute(_page(org_id, query, grouping)).all() if query.limit else []
+    page = rows[: query.limit]
+    key = grouping.key(OPP)
+
+    def group_totals(value: str | None) -> dict[str, Any]:
+        within = key.is_(None) if value is None else key == value
+        return aggregates(conn, org_id, query, within)
+
+    items = render_rows(conn, org_id, page)
+    data = opportunity_groups.groups(items, [r.group_key for r in page], grouping, group_totals)
+    for group in data:
+        group["objects"] = [project(obj, query.params) for obj in group["objects"]]
+    return {"data": data, "has_more": len(rows) > query.limit, **totals}
 
 
 def matching_ids(conn: Connection, org_id: str, query: ListQuery) -> list[str]:
