@@ -14,14 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, select, update
+from sqlalchemy import Connection, Row, func, select
 
 from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.context import Actor, Context
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit_change
 from crmapi.query.model import ListSpec, OrderSpec
 from crmapi.resources import (
     bulk_selection,
@@ -352,7 +351,6 @@ def step(conn: Connection, ctx: BulkContext, row: Row[Any]) -> dict[str, Any]:
     kind, data = KINDS[row.kind], dict(row.data or {})
     spec = SPECS[kind.name]
     before = repository.render_one(conn, spec, ctx.org, row.id)
-    now = dates.now()
     if row.status == "created":
         search = bulk_selection.parse(conn, ctx.org, ctx.user_id, float(data.get("tz", 0)), data)
         ids = bulk_selection.lead_ids(conn, ctx.org, search, ctx.tz, data.get("results_limit"))
@@ -379,15 +377,7 @@ def step(conn: Connection, ctx: BulkContext, row: Row[Any]) -> dict[str, Any]:
     )
     if finished:
         changes["status"] = "done"
-    conn.execute(
-        update(B)
-        .where(B.c.organization_id == ctx.org, B.c.id == row.id)
-        .values(**changes, due_at=None if finished else now, date_updated=now)
-    )
-    after = repository.render_one(conn, spec, ctx.org, row.id)
-    emit_change(conn, ctx, f"bulk_action.{kind.name}", "updated", before, after)
-    if finished:
-        emit_change(conn, ctx, f"bulk_action.{kind.name}", "completed", None, after)
+    after = repository.save_step(conn, spec, ctx, before, changes, finished)
     return {**done, "status": after["status"]}
 
 

@@ -16,13 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select
 from starlette.responses import Response
 
 from crmapi.domain.context import Actor, Call, Context
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import Field, FieldSet
-from crmapi.events.emit import emit_change
 from crmapi.query import grammar
 from crmapi.query.model import ListSpec, OrderSpec
 from crmapi.resources import bulk_selection, export_docs, opportunities, repository
@@ -295,7 +294,6 @@ def step(conn: Connection, ctx: Context, row: Row[Any]) -> dict[str, Any]:
     kind = KINDS[row.kind]
     spec = SPECS[kind.name]
     before = repository.render_one(conn, spec, ctx.org, row.id)
-    now = dates.now()
     if row.status == "created":
         ids = kind.select(conn, ctx, dict(row.data or {}))
         changes: dict[str, Any] = {"status": "started", "selection": ids, "n_docs": len(ids)}
@@ -310,15 +308,7 @@ def step(conn: Connection, ctx: Context, row: Row[Any]) -> dict[str, Any]:
     if finished:
         _finish(conn, ctx.org, row)
         changes["status"] = "done"
-    conn.execute(
-        update(E)
-        .where(E.c.organization_id == ctx.org, E.c.id == row.id)
-        .values(**changes, due_at=None if finished else now, date_updated=now)
-    )
-    after = repository.render_one(conn, spec, ctx.org, row.id)
-    emit_change(conn, ctx, f"export.{kind.name}", "updated", before, after)
-    if finished:
-        emit_change(conn, ctx, f"export.{kind.name}", "completed", None, after)
+    after = repository.save_step(conn, spec, ctx, before, changes, finished)
     return {**done, "status": after["status"]}
 
 
@@ -328,13 +318,9 @@ def fail(conn: Connection, ctx: Context, row: Row[Any]) -> dict[str, Any]:
     spec = SPECS[row.kind]
     before = repository.render_one(conn, spec, ctx.org, row.id)
     conn.execute(delete(PART).where(PART.c.organization_id == ctx.org, PART.c.export_id == row.id))
-    conn.execute(
-        update(E)
-        .where(E.c.organization_id == ctx.org, E.c.id == row.id)
-        .values(status="error", due_at=None, date_updated=dates.now())
-    )
-    after = repository.render_one(conn, spec, ctx.org, row.id)
-    emit_change(conn, ctx, f"export.{row.kind}", "updated", before, after)
+    # Ended, but not completed: no ``completed`` event for a job in error.
+    ended = {"status": "error", "due_at": None}
+    repository.save_step(conn, spec, ctx, before, ended, finished=False)
     return {"step": "failed", "status": "error"}
 
 

@@ -291,18 +291,6 @@ def currency(conn: Connection, org_id: str) -> str:
     return str(found or "USD")
 
 
-def _names(conn: Connection, table: Table, org_id: str, ids: set[str]) -> dict[str, Any]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(table.c.id, table.c.name).where(
-            table.c.organization_id == org_id, table.c.id.in_(ids)
-        )
-    )
-    return {r.id: r.name for r in rows}
-
-
 def render_rows(
     conn: Connection, org_id: str, rows: Sequence[Row[Any]], tz: float = 0.0
 ) -> list[dict[str, Any]]:
@@ -312,8 +300,8 @@ def render_rows(
     status_by_id = pipelines.status_map(conn, org_id)
     money = currency(conn, org_id)
     names = user_names(conn, {u for r in rows for u in (r.user_id, r.created_by, r.updated_by)})
-    lead_names = _names(conn, t.lead, org_id, {r.lead_id for r in rows})
-    contact_names = _names(conn, t.contact, org_id, {r.contact_id for r in rows})
+    lead_names = repository.names(conn, t.lead, org_id, {r.lead_id for r in rows})
+    contact_names = repository.names(conn, t.contact, org_id, {r.contact_id for r in rows})
     return [_render(r, status_by_id, money, names, lead_names, contact_names) for r in rows]
 
 

@@ -211,3 +211,41 @@ def delete_row(conn: Connection, spec: ResourceSpec, ctx: Actor, row_id: str) ->
     else:
         conn.execute(delete(spec.table).where(*scope))
     _emit(conn, spec, ctx, "deleted", before, None)
+
+
+def save_step(
+    conn: Connection,
+    spec: ResourceSpec,
+    ctx: Actor,
+    before: dict[str, Any],
+    changes: Mapping[str, Any],
+    finished: bool,
+) -> dict[str, Any]:
+    """Store one step of a background job (a bulk action, an export): its changes, when its
+    next step is due (never, once finished), its ``updated`` event and at the end its
+    ``completed`` one; the job after."""
+    assert spec.table is not None, spec.name
+    now = dates.now()
+    conn.execute(
+        update(spec.table)
+        .where(*_scope(spec, ctx.org, before["id"]))
+        .values(**{"due_at": None if finished else now, "date_updated": now, **changes})
+    )
+    after = render_one(conn, spec, ctx.org, before["id"])
+    _emit(conn, spec, ctx, "updated", before, after)
+    if finished:
+        _emit(conn, spec, ctx, "completed", None, after)
+    return after
+
+
+def names(conn: Connection, table: Table, org_id: str, ids: set[str | None]) -> dict[str, Any]:
+    """``name`` of each of the organization's ``table`` rows named in ``ids`` (None skipped)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        select(table.c.id, table.c.name).where(
+            table.c.organization_id == org_id, table.c.id.in_(wanted)
+        )
+    )
+    return {r.id: r.name for r in rows}

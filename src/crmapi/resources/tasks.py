@@ -215,18 +215,6 @@ def view_sql(view: str, tz: float) -> ColumnElement[bool]:
 # --- rendering -----------------------------------------------------------------------------
 
 
-def _names(conn: Connection, table: Table, org_id: str, ids: set[str]) -> dict[str, Any]:
-    ids = {i for i in ids if i}
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(table.c.id, table.c.name).where(
-            table.c.organization_id == org_id, table.c.id.in_(ids)
-        )
-    )
-    return {r.id: r.name for r in rows}
-
-
 def render_rows(
     conn: Connection, org_id: str, rows: Sequence[Row[Any]], tz: float = 0.0
 ) -> list[dict[str, Any]]:
@@ -234,8 +222,8 @@ def render_rows(
     if not rows:
         return []
     names = user_names(conn, {u for r in rows for u in (r.assigned_to, r.created_by, r.updated_by)})
-    lead_names = _names(conn, t.lead, org_id, {r.lead_id for r in rows})
-    contact_names = _names(conn, t.contact, org_id, {r.contact_id for r in rows})
+    lead_names = repository.names(conn, t.lead, org_id, {r.lead_id for r in rows})
+    contact_names = repository.names(conn, t.contact, org_id, {r.contact_id for r in rows})
     return [
         {
             "id": r.id,
