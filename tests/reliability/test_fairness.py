@@ -85,6 +85,9 @@ def measure(url: str, a: seed.Seeded, b: seed.Seeded, **env: str) -> dict[str, o
     return {**best, "rounds": len(rounds)}
 
 
+# Both backends on one xdist worker, one after the other: two fairness loads at once would be
+# each other's noisy tenant.
+@pytest.mark.xdist_group("fairness")
 @pytest.mark.timeout(900)
 def test_another_organizations_p95_stays_within_3x_of_idle(fresh_database_url: str) -> None:
     url = fresh_database_url
