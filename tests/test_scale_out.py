@@ -309,6 +309,50 @@ def test_a_slow_receiver_does_not_delay_another(database_url: str) -> None:
         app.state.db.dispose()
 
 
+def test_one_organizations_slow_receivers_do_not_delay_another_organization(
+    database_url: str,
+) -> None:
+    """The audit's case: one organization's hanging receivers delayed another organization's
+    deliveries from 0.4 s to 19.5 s. The organization's cap keeps its slow sends to its own
+    slots, however many subscriptions it spreads them over."""
+    settings = quiet(
+        database_url,
+        webhook_timeout_seconds=10.0,
+        webhook_concurrency=8,
+        webhook_concurrency_per_destination=2,
+        webhook_concurrency_per_organization=2,
+    )
+    app = create_app(settings, migrate_schema=False)
+    slow = [Receiver(delay=6.0) for _ in range(3)]
+    fast = Receiver()
+    scheduler = Scheduler(app.state.db, settings, host="host-a")
+    try:
+        with TestClient(app) as client:
+            noisy = make_org(app, client, "Noisy", "owner@noisy.example")
+            quiet_org = make_org(app, client, "Quiet", "owner@quiet.example")
+            for receiver in slow:
+                subscribe(noisy, receiver.url, NOTE_EVENTS)
+            _notes(noisy, 5)  # 15 deliveries to hanging receivers, all due first
+            subscribe(quiet_org, fast.url, NOTE_EVENTS)
+            _notes(quiet_org, 5)
+        started = time.monotonic()
+        deadline = started + 5.0  # before the noisy organization's first sends answer
+        while len(fast.received) < 5 and time.monotonic() < deadline:
+            scheduler.dispatch()
+            scheduler.finished.wait(0.2)
+            scheduler.finished.clear()
+        assert len(fast.received) == 5, (len(fast.received), time.monotonic() - started)
+        assert all(r.received == [] for r in slow)
+        while scheduler.in_flight() > 2 and time.monotonic() < started + 5.5:
+            scheduler.finished.wait(0.05)
+        assert scheduler.in_flight() == 2  # the noisy organization's two slots, nothing more
+    finally:
+        scheduler.close()
+        for receiver in (*slow, fast):
+            receiver.stop()
+        app.state.db.dispose()
+
+
 def test_two_schedulers_send_each_delivery_once(database_url: str) -> None:
     settings = quiet(database_url, webhook_concurrency_per_destination=4)
     app = create_app(settings, migrate_schema=False)

@@ -3,8 +3,10 @@
 Organization A (tens of thousands of activities) runs its four heaviest valid lists in
 parallel, each in a loop, from a separate process; organization B meanwhile sends simple
 requests one after another. B's p95 must stay within 3x of its p95 with the server idle.
-The machine is shared (and CI's too), so each figure is the best of a few rounds: a round
-spoiled by a neighbour's burst says nothing about the server.
+The machine is shared (CI's too, and ``make test`` runs another pytest worker beside this
+one), so idle and busy are measured in alternating short windows: a neighbour's burst then
+lands in both about equally instead of spoiling one of them; and each figure is the best of
+a few rounds.
 
 ``CRMAPI_FAIRNESS_COMPARE=1`` (``make fairness``) also measures the server as it was before
 (reads unbounded on the event loop, no gate), for docs/reliability.md.
@@ -26,7 +28,9 @@ from tests.reliability.server import Server
 ACTIVITIES = int(os.environ.get("CRMAPI_FAIRNESS_ACTIVITIES", "60000"))
 LEADS = 2000
 ROUNDS = 3
-IDLE_SECONDS, BUSY_SECONDS = 3.0, 5.0
+WINDOWS = 4  # idle/busy window pairs per round
+IDLE_SECONDS, BUSY_SECONDS = 0.75, 1.25  # per window
+SETTLE_SECONDS = 0.4  # after resuming: the heavy loops are running again
 TARGET = 3.0
 # The server as it was: every SQLite read on the event loop, no per-organization gate.
 UNBOUNDED = {"CRMAPI_LOOP_BUDGET_MS": "1000000", "CRMAPI_ORG_CONCURRENCY": "1000"}
@@ -45,10 +49,15 @@ def heaviest(org: seed.Seeded) -> list[str]:
 
 def one_round(server: Server, a: seed.Seeded, b: seed.Seeded) -> dict[str, object]:
     simple = ["/api/v1/me/", f"/api/v1/lead/{b.lead_ids[0]}/", "/api/v1/activity/?_limit=10"]
-    idle = latencies(server.base, b.api_key, simple, IDLE_SECONDS)
-    with Heavy(server.base, a.api_key, heaviest(a), BUSY_SECONDS + 2) as load:
-        time.sleep(1.0)  # the heavy loops are running
-        busy = latencies(server.base, b.api_key, simple, BUSY_SECONDS)
+    idle: list[float] = []
+    busy: list[float] = []
+    with Heavy(server.base, a.api_key, heaviest(a)) as load:
+        for _ in range(WINDOWS):
+            load.pause()  # returns when A has nothing in flight
+            idle += latencies(server.base, b.api_key, simple, IDLE_SECONDS)
+            load.resume()
+            time.sleep(SETTLE_SECONDS)
+            busy += latencies(server.base, b.api_key, simple, BUSY_SECONDS)
     statuses: dict[int, int] = {}
     for counts in load.result.values():
         for status, n in counts.items():
@@ -76,6 +85,9 @@ def measure(url: str, a: seed.Seeded, b: seed.Seeded, **env: str) -> dict[str, o
     return {**best, "rounds": len(rounds)}
 
 
+# Both backends on one xdist worker, one after the other: two fairness loads at once would be
+# each other's noisy tenant.
+@pytest.mark.xdist_group("fairness")
 @pytest.mark.timeout(900)
 def test_another_organizations_p95_stays_within_3x_of_idle(fresh_database_url: str) -> None:
     url = fresh_database_url
