@@ -70,7 +70,8 @@ def test_a_schema_holds_regular_and_shared_fields_in_display_order(api: Api) -> 
 def test_put_reorders_and_appends_the_ids_left_out(api: Api) -> None:
     a, b, c = (_field(api, "lead", name=n) for n in "ABC")
     s = _shared(api, {"object_type": "lead"})
-    put = api.ok("PUT", "custom_field_schema/lead/", {"fields": [{"id": s}, {"id": b}]})
+    body = {"fields": [{"id": s}, {"id": b}, {"id": s}]}  # a repeated id counts once
+    put = api.ok("PUT", "custom_field_schema/lead/", body)
     assert _ids(put) == [s, b, a, c]
     assert _ids(api.ok("GET", "custom_field_schema/lead/")) == [s, b, a, c]
     # The kind's own list follows the display order; new fields go last.
@@ -262,7 +263,8 @@ def test_an_association_is_read_updated_and_deleted_by_its_object_type(api: Api)
             400,
             {
                 "field-errors": {
-                    "custom_activity_type_id": "Only custom_activity_type associations name a type."
+                    "custom_activity_type_id": "custom_activity_type_id can only be used "
+                    "together with object_type custom_activity_type."
                 }
             },
         ),
@@ -406,3 +408,12 @@ def test_deleting_a_custom_activity_type_drops_its_associations(api: Api) -> Non
     assert api.delete(f"custom_activity/{type_id}/").status_code == 204
     field = api.ok("GET", f"custom_field/shared/{field_id}/")
     assert [a["object_type"] for a in field["associations"]] == ["lead"]
+
+
+def test_calls_take_no_custom_values(api: Api) -> None:
+    """No field kind or association targets calls (Close: leads, contacts, opportunities and
+    custom activities), so the ``custom.`` keys its call schema allows name no field."""
+    field_id = _shared(api, {"object_type": "lead"})
+    lead = factories.lead(api)
+    call = api.ok("POST", "activity/call/", {"lead_id": lead["id"], f"custom.{field_id}": "x"})
+    assert not [k for k in call if k.startswith("custom")]

@@ -72,7 +72,10 @@ def _check_target(values: dict[str, Any]) -> None:
         raise InvalidRequest(field_errors={TYPE_KEY: "This field is required."})
     if not wants_type and values.get(TYPE_KEY):
         raise InvalidRequest(
-            field_errors={TYPE_KEY: "Only custom_activity_type associations name a type."}
+            field_errors={
+                TYPE_KEY: f"{TYPE_KEY} can only be used together with object_type "
+                "custom_activity_type."
+            }
         )
 
 
