@@ -2,7 +2,8 @@
 
 The legacy plural spelling ``/custom_fields/...`` (tap-closeio reads it) is served by the same
 handlers. Values live on the objects (``resources/custom_values.py``); deleting a field
-removes its values everywhere in the same transaction.
+removes its values everywhere in the same transaction. The functions here also serve the
+``shared`` kind, whose resource and associations ``resources/shared_fields.py`` declares.
 """
 
 from collections.abc import Callable, Sequence
