@@ -28,7 +28,8 @@ def _routes(spec: ResourceSpec) -> set[str]:
     """The verbs the route table serves for the resource (its own routes included)."""
     collection, item = ROUTES.get(spec.path, {}), ROUTES.get(spec.path + "{id}/", {})
     served = {
-        "list": "GET" in collection and spec.name != "me",
+        # A collection that answers one object (``/me/``, a custom field schema) is no list.
+        "list": "GET" in collection and "show" not in spec.operations,
         "create": "POST" in collection,
         "get": "GET" in item,
         "update": "PUT" in item,

@@ -142,6 +142,17 @@ def test_custom_field_edits_on_leads_and_their_contacts(
     assert f"custom.{region}" not in org.ok("GET", f"lead/{board['Acme Beta']['id']}/")
 
 
+def test_custom_field_edits_take_shared_fields(org: PlaneOrg, board: dict[str, Obj]) -> None:
+    owner = _field(org, "shared", "Owner")
+    association = {"object_type": "lead"}
+    assert org.post(f"custom_field/shared/{owner}/association/", association).status_code == 201
+    body = {"type": "set_custom_field", "custom_field_name": "Owner", "custom_field_value": "Ann"}
+    job = org.ok("POST", "bulk_action/edit/", {**body, "s_query": s_query(_name_is("wayne"))})
+    assert _run(org, job, "edit")["custom_field_name"] == "Owner"
+    wayne = org.ok("GET", f"lead/{board['Wayne Enterprises']['id']}/")
+    assert wayne[f"custom.{owner}"] == "Ann"
+
+
 @pytest.mark.parametrize(
     ("object_type", "gone"),
     [("lead", "lead"), ("contact", "contact"), ("call", "call")],

@@ -40,11 +40,13 @@ STATE_DEPENDENT = re.compile(
             r"^textarea fields exist only on custom activities\.$",
             r"^Only user, choices and contact fields accept multiple values\.$",
             r"is not a field of this type\.$",
+            r"is not a field of this schema\.$",  # a schema PUT naming a field it lacks
             # the stored state
             r"has no opportunity statuses; create one first",
             r"cannot be changed",
             r"can only be deleted when",
             r"Only drafts can be modified",
+            r"^This field is already associated with ",  # a shared field's second association
             r"Select the tasks to update with at least one filter",
             # the webhook destination policy (syntax and addresses, events/urlpolicy.py)
             r"webhooks may not be sent to",
@@ -59,6 +61,7 @@ STATE_DEPENDENT = re.compile(
             r"^Each item needs a non-empty string",  # contact emails/phones/urls items
             r"^Choices must be unique, non-empty strings\.$",  # custom field choices items
             r"^Send a list of \{\"id\": \.\.\.\} objects\.$",  # custom_activity fields (any)
+            r"^Each item needs an \"id\"\.",  # custom_field_schema fields items
             r"at most \d+ webhook subscriptions",
             # s_query of a bulk action (an object in the search language, docs/search.md)
             r"^Invalid query: ",

@@ -28,6 +28,10 @@ from tests.reliability.objects import body_for, create_everything
 SHARED_IDS = {spec.path: spec.shared_ids for spec in RESOURCES}
 ID_TOKEN = re.compile(r"\b[a-z0-9]+_[A-Za-z0-9]{20,}\b")
 PARAM = re.compile(r"{(\w+)}")
+# Collections whose items are named by another resource's ids (a type's schema by the type).
+NAMED_BY = {"/custom_field_schema/activity/": "/custom_activity/"}
+# Path parameters after an item's id: another of A's ids, or a name (an association's).
+EXTRA_PARAMS = {"custom_activity_type_id": "/custom_activity/", "object_type": "lead"}
 
 
 def snapshot(app: Any, org_id: str) -> dict[str, list[tuple[str, ...]]]:
@@ -74,9 +78,11 @@ class Matrix:
         """One of A's ids for an item path (or an action under it, ``{id}/render/``): what A
         itself lists under the collection."""
         params = PARAM.findall(path)
-        if params != ["id"] or "{id}/" not in path:
+        if params[:1] != ["id"] or "{id}/" not in path or set(params[1:]) - set(EXTRA_PARAMS):
             raise AssertionError(f"no isolation case for {path}: map its parameters here")
         collection = path[: path.index("{id}/")]
+        if collection in NAMED_BY:
+            return self.created[NAMED_BY[collection]]
         if collection == "/organization/":
             return self.a.org_id
         if collection == "/membership/":  # no list in Close: the organization holds them
@@ -135,6 +141,9 @@ def test_it_keeps_every_route_isolated_between_organizations(app: Any, client: A
             if "{" in path:
                 try:
                     target = path.replace("{id}", matrix.a_id(path))
+                    for name in PARAM.findall(target):
+                        value = EXTRA_PARAMS[name]
+                        target = target.replace(f"{{{name}}}", matrix.created.get(value, value))
                 except AssertionError as exc:
                     problems.append(str(exc))
                     continue

@@ -10,6 +10,7 @@ from crmapi import openapi
 from crmapi.domain.fields import Field
 from crmapi.http.endpoint import Op
 from crmapi.http.routing import API_PREFIX, route_table
+from crmapi.registry import RESOURCES
 from crmapi.search import exact
 from crmapi.util import dates
 from tests.conftest import Api
@@ -152,8 +153,8 @@ def test_it_describes_a_route_without_metadata_generically() -> None:
 
 # --- every operation carries concrete metadata ---------------------------------------------
 
-# GETs on a path without an id that answer one object rather than a list.
-SINGLETONS = {"/me/"}
+# GETs on a path without an id that answer one object rather than a list (``show``).
+SINGLETONS = {spec.path for spec in RESOURCES if "show" in spec.operations}
 
 
 def _operations() -> list[tuple[str, str, Op]]:

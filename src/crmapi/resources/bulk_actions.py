@@ -112,18 +112,18 @@ def _edit_values(conn: Connection, ctx: Actor, values: dict[str, Any]) -> dict[s
 def _custom_field(
     conn: Connection, org: str, object_type: str, values: dict[str, Any]
 ) -> tuple[str, str]:
-    CF = t.custom_field
-    scope = [CF.c.organization_id == org, CF.c.object_type == object_type]
+    # Regular and shared fields alike: whatever the object type's schema holds.
+    defs = custom_values.definitions(conn, org, object_type)
     if values.get("custom_field_id"):
-        scope.append(CF.c.id == values["custom_field_id"])
+        found = defs.get(values["custom_field_id"])
     elif values.get("custom_field_name"):
-        scope.append(CF.c.name == values["custom_field_name"])
+        named = [d for d in defs.values() if d.name == values["custom_field_name"]]
+        found = named[0] if named else None
     else:
         raise InvalidRequest(field_errors={"custom_field_id": "This field is required."})
-    row = conn.execute(select(CF.c.id, CF.c.name).where(*scope).limit(1)).first()
-    if row is None:
+    if found is None:
         raise InvalidRequest(field_errors={"custom_field_id": "Custom field does not exist."})
-    return str(row.id), str(row.name)
+    return found.id, found.name
 
 
 def _custom_change(kind: str, field_id: str, values: dict[str, Any]) -> dict[str, Any]:

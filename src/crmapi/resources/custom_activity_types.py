@@ -205,6 +205,14 @@ def remove(conn: Connection, ctx: Actor, type_id: str) -> None:
             CF.c.custom_activity_type_id == row.id,
         )
     )
+    # Shared fields stay; only their attachment to this type goes.
+    assoc = t.custom_field_association
+    conn.execute(
+        delete(assoc).where(
+            assoc.c.organization_id == ctx.org,
+            assoc.c.target == f"custom_activity_type/{row.id}",
+        )
+    )
     conn.execute(delete(CAT).where(CAT.c.organization_id == ctx.org, CAT.c.id == row.id))
     _emit(ctx, conn, "deleted", before=before)
     # answered as 204 No Content (the operation declares it)

@@ -2,20 +2,21 @@
 
 The legacy plural spelling ``/custom_fields/...`` (tap-closeio reads it) is served by the same
 handlers. Values live on the objects (``resources/custom_values.py``); deleting a field
-removes its values everywhere in the same transaction.
+removes its values everywhere in the same transaction. The functions here also serve the
+``shared`` kind, whose resource and associations ``resources/shared_fields.py`` declares.
 """
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Text, cast, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, Text, cast, delete, insert, select, update
 
 from crmapi.domain.context import Actor
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
 from crmapi.events.emit import emit_change
 from crmapi.query.model import ListSpec, OrderSpec
-from crmapi.resources import repository
+from crmapi.resources import field_schema, repository
 from crmapi.resources.custom_values import MULTI_TYPES, PREFIX
 from crmapi.resources.handlers import creating, deleting, updating
 from crmapi.resources.spec import Operation, ResourceSpec
@@ -38,6 +39,14 @@ FIELD_TYPES = (
 )
 # Tables holding each object type's values in a ``custom`` JSON column.
 VALUE_TABLES = {"lead": t.lead, "contact": t.contact, "opportunity": t.opportunity}
+SHARED = field_schema.SHARED
+# An association's ``object_type`` (Close's name) -> the object type its values live on.
+ASSOCIATED = {
+    "lead": "lead",
+    "contact": "contact",
+    "opportunity": "opportunity",
+    "custom_activity_type": "activity",
+}
 
 _COMMON = (
     Field("name", "str", required=True, nullable=False, max_length=255, blank=False),
@@ -86,10 +95,53 @@ def render(row: Row[Any]) -> dict[str, Any]:
     return obj
 
 
+def render_association(row: Row[Any]) -> dict[str, Any]:
+    """One object type a shared field is attached to, as the field's ``associations`` list it."""
+    obj: dict[str, Any] = {"object_type": row.object_type}
+    if row.object_type == "custom_activity_type":
+        obj["custom_activity_type_id"] = row.custom_activity_type_id
+    obj["editable_with_roles"] = list(row.editable_with_roles or [])
+    obj["required"] = row.required
+    return obj
+
+
+def associations(conn: Connection, org_id: str, field_ids: list[str]) -> dict[str, list[Row[Any]]]:
+    """The association rows of shared fields, oldest first."""
+    out: dict[str, list[Row[Any]]] = {field_id: [] for field_id in field_ids}
+    if field_ids:
+        a = t.custom_field_association
+        rows = conn.execute(
+            select(a)
+            .where(a.c.organization_id == org_id, a.c.custom_field_id.in_(field_ids))
+            .order_by(a.c.date_created, a.c.target)
+        )
+        for r in rows:
+            out[r.custom_field_id].append(r)
+    return out
+
+
 def render_rows(
     conn: Connection, org_id: str, rows: Sequence[Row[Any]], tz: float = 0.0
 ) -> list[dict[str, Any]]:
-    return [render(r) for r in rows]
+    shared = associations(conn, org_id, [r.id for r in rows if r.object_type == SHARED])
+    out = []
+    for r in rows:
+        obj = render(r)
+        if r.id in shared:
+            obj["associations"] = [render_association(a) for a in shared[r.id]]
+        out.append(obj)
+    return out
+
+
+def get_row(conn: Connection, org_id: str, object_type: str, field_id: str) -> Row[Any]:
+    """One field of a kind (``shared`` included), or Close's 404."""
+    return repository.scoped_row(
+        conn, CF, org_id, field_id, "CustomField", CF.c.object_type == object_type
+    )
+
+
+def render_one(conn: Connection, org_id: str, object_type: str, field_id: str) -> dict[str, Any]:
+    return render_rows(conn, org_id, [get_row(conn, org_id, object_type, field_id)])[0]
 
 
 def _check_shape(values: dict[str, Any], object_type: str) -> None:
@@ -134,9 +186,8 @@ def create(conn: Connection, ctx: Actor, object_type: str, body: dict[str, Any])
     field_id = new_id("cf")
     type_id = values.get("custom_activity_type_id")
     repository.check_references(conn, ctx.org, fieldset.fields, values)
-    position = conn.execute(
-        select(func.count()).where(CF.c.organization_id == ctx.org, CF.c.object_type == object_type)
-    ).scalar_one()
+    target = field_schema.Target(object_type, type_id)
+    position = field_schema.next_position(conn, ctx.org, target)
     conn.execute(
         insert(CF).values(
             id=field_id,
@@ -157,7 +208,7 @@ def create(conn: Connection, ctx: Actor, object_type: str, body: dict[str, Any])
             date_updated=now,
         )
     )
-    created = render(repository.get_row(conn, SPECS[object_type], ctx.org, field_id))
+    created = render_one(conn, ctx.org, object_type, field_id)
     _emit(ctx, conn, object_type, "created", after=created)
     return created
 
@@ -167,8 +218,8 @@ def update_(
 ) -> dict[str, Any]:
     fieldset = _fieldset(object_type)
     values = fieldset.validate(body, creating=False)
-    row = repository.get_row(conn, SPECS[object_type], ctx.org, field_id)
-    before = render(row)
+    row = get_row(conn, ctx.org, object_type, field_id)
+    before = render_one(conn, ctx.org, object_type, field_id)
     _check_fixed(before, values)
     if values.get("choices", ()) is None and row.type == "choices":
         del values["choices"]  # a choices field always keeps its choices
@@ -183,14 +234,14 @@ def update_(
         .where(CF.c.organization_id == ctx.org, CF.c.id == row.id)
         .values(**changes, updated_by=ctx.user_id, date_updated=dates.now())
     )
-    after = render(repository.get_row(conn, SPECS[object_type], ctx.org, row.id))
+    after = render_one(conn, ctx.org, object_type, row.id)
     _emit(ctx, conn, object_type, "updated", before=before, after=after)
     return after
 
 
 def remove(conn: Connection, ctx: Actor, object_type: str, field_id: str) -> None:
-    row = repository.get_row(conn, SPECS[object_type], ctx.org, field_id)
-    before = render(row)
+    row = get_row(conn, ctx.org, object_type, field_id)
+    before = render_one(conn, ctx.org, object_type, field_id)
     remove_field(conn, row)
     _emit(ctx, conn, object_type, "deleted", before=before)
 
@@ -232,8 +283,12 @@ def _check_fixed(before: dict[str, Any], values: dict[str, Any]) -> None:
 
 
 def remove_field(conn: Connection, row: Row[Any]) -> None:
-    """Delete a definition and every value stored for it."""
+    """Delete a definition, its associations and every value stored for it."""
     rewrite_values(conn, row, lambda value: None)
+    a = t.custom_field_association
+    conn.execute(
+        delete(a).where(a.c.organization_id == row.organization_id, a.c.custom_field_id == row.id)
+    )
     conn.execute(delete(CF).where(CF.c.organization_id == row.organization_id, CF.c.id == row.id))
 
 
@@ -249,22 +304,43 @@ def _convert_multiple(conn: Connection, row: Row[Any], multiple: bool) -> None:
 
 def rewrite_values(conn: Connection, row: Row[Any], change: Callable[[Any], Any]) -> None:
     """Apply ``change`` to every stored value of one field (``None`` removes the value)."""
-    if row.object_type == "activity":
-        _rewrite_activities(conn, row, change)
+    for target in targets(conn, row):
+        rewrite_target(conn, row.organization_id, row.id, target, change)
+
+
+def targets(conn: Connection, row: Row[Any]) -> list[field_schema.Target]:
+    """Where a field's values live: its own object type, or a shared field's associations."""
+    if row.object_type != SHARED:
+        return [field_schema.target_of(row)]
+    return [
+        field_schema.Target(ASSOCIATED[a.object_type], a.custom_activity_type_id)
+        for a in associations(conn, row.organization_id, [row.id])[row.id]
+    ]
+
+
+def rewrite_target(
+    conn: Connection,
+    org: str,
+    field_id: str,
+    target: field_schema.Target,
+    change: Callable[[Any], Any],
+) -> None:
+    """Apply ``change`` to a field's values on one target's records."""
+    if target.object_type == "activity":
+        _rewrite_activities(conn, org, field_id, target, change)
         return
-    table = VALUE_TABLES[row.object_type]
-    org = row.organization_id
+    table = VALUE_TABLES[target.object_type]
     # A cheap pre-filter on the JSON text; the exact key test happens in Python.
     found = conn.execute(
         select(table.c.id, table.c.custom).where(
-            table.c.organization_id == org, cast(table.c.custom, Text).contains(f'"{row.id}"')
+            table.c.organization_id == org, cast(table.c.custom, Text).contains(f'"{field_id}"')
         )
     ).all()
     for obj in found:
         custom = dict(obj.custom or {})
-        if row.id not in custom:
+        if field_id not in custom:
             continue
-        _apply(custom, row.id, change)
+        _apply(custom, field_id, change)
         conn.execute(
             update(table)
             .where(table.c.organization_id == org, table.c.id == obj.id)
@@ -272,15 +348,20 @@ def rewrite_values(conn: Connection, row: Row[Any], change: Callable[[Any], Any]
         )
 
 
-def _rewrite_activities(conn: Connection, row: Row[Any], change: Callable[[Any], Any]) -> None:
+def _rewrite_activities(
+    conn: Connection,
+    org: str,
+    field_id: str,
+    target: field_schema.Target,
+    change: Callable[[Any], Any],
+) -> None:
     a = t.activity
-    key = f"{PREFIX}{row.id}"
-    org = row.organization_id
+    key = f"{PREFIX}{field_id}"
     found = conn.execute(
         select(a.c.id, a.c.data).where(
             a.c.organization_id == org,
             a.c.type == "CustomActivity",
-            a.c.custom_activity_type_id == row.custom_activity_type_id,
+            a.c.custom_activity_type_id == target.activity_type_id,
         )
     ).all()
     for obj in found:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from crmapi.domain.errors import InvalidRequest
+from crmapi.resources import field_schema
 from crmapi.storage import tables as t
 from crmapi.util import dates
 
@@ -53,21 +54,19 @@ def render(stored: dict[str, Any] | None) -> dict[str, Any]:
 def definitions(
     conn: Connection, org_id: str, object_type: str, activity_type_id: str | None = None
 ) -> dict[str, Definition]:
-    """The organization's fields for one object type (activity: of one custom activity type)."""
-    cf = t.custom_field
-    stmt = select(cf).where(cf.c.organization_id == org_id, cf.c.object_type == object_type)
-    if object_type == "activity":
-        stmt = stmt.where(cf.c.custom_activity_type_id == activity_type_id)
+    """The organization's fields for one object type (activity: of one custom activity type),
+    regular and shared alike, in display order."""
+    target = field_schema.Target(object_type, activity_type_id)
     return {
-        r.id: Definition(
-            r.id,
-            r.name,
-            r.type,
-            tuple(r.choices or ()),
-            r.accepts_multiple_values,
-            r.required,
+        m.field.id: Definition(
+            m.field.id,
+            m.field.name,
+            m.field.type,
+            tuple(m.field.choices or ()),
+            m.field.accepts_multiple_values,
+            m.required,
         )
-        for r in conn.execute(stmt.order_by(cf.c.position, cf.c.date_created))
+        for m in field_schema.members(conn, org_id, target)
     }
 
 

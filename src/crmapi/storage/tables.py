@@ -714,4 +714,26 @@ export_file = Table(
     Column("size", Integer, nullable=False),
     Column("content", Text, nullable=False),
     PrimaryKeyConstraint("organization_id", "export_id"),
+    # --- schemas ---
+)
+
+
+# Shared custom fields (``custom_field`` rows with object_type ``shared``) attached to the
+# object types whose schemas show them. ``target`` is the association's name in Close's URL
+# (``lead``, ``contact``, ``opportunity``, ``custom_activity_type/actitype_...``); ``position``
+# is the field's place in that schema, on the same scale as regular fields' ``position``.
+custom_field_association = Table(
+    "custom_field_association",
+    metadata,
+    _org(),
+    Column("custom_field_id", ID, nullable=False),
+    Column("target", String(96), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("custom_activity_type_id", ID),
+    Column("editable_with_roles", Json, nullable=False),
+    Column("required", Boolean, nullable=False, default=False),
+    Column("position", Integer, nullable=False, default=0),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "custom_field_id", "target"),
+    Index(None, "organization_id", "target", "position"),
 )
