@@ -60,26 +60,34 @@ def _backend(backend: str, data: dict[str, Any]) -> list[str]:
         f"{len(seed['organizations'])} organizations at {seed['activities_per_second']:,}/s); "
         f"lead page on `{data['lead']}`.",
         "",
-        "| query | target | req/s | p50 ms | p99 ms | server CPU ms/req | vs floor "
-        "| vs Datasette |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| query | target | req/s | p50 ms | p99 ms | server CPU ms/req | vs strict floor "
+        "| vs parsing floor | vs Datasette |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in data["reads"].items():
         floor = row["floor"]["rps"]
+        strict = row.get("strict", {}).get("rps")
         peer = row.get("datasette", {}).get("rps")
         label = data["queries"][name]
         sql = row["floor"].get("sql_ms")
         alone = f"; SQL alone {sql:.2f} ms" if sql else ""
-        lines.append(f"| {label} | floor (in-process{alone}) | {floor:.0f} "
-                     f"| {row['floor']['ms']:.2f} | – | – | 1.00 | – |")  # fmt: skip
+        if strict:
+            lines.append(f"| {label} | strict floor (in-process, data as text) | {strict:.0f} "
+                         f"| {row['strict']['ms']:.2f} | – | – | 1.00 "
+                         f"| {_ratio(strict, floor)} | – |")  # fmt: skip
+            label = ""
+        lines.append(f"| {label} | parsing floor (in-process{alone}) | {floor:.0f} "
+                     f"| {row['floor']['ms']:.2f} | – | – | {_ratio(floor, strict)} | 1.00 "
+                     "| – |")  # fmt: skip
         for target, res in row.items():
-            if target == "floor":
+            if target in ("floor", "strict"):
                 continue
             shown = "Datasette" if target == "datasette" else f"crmapi {target}"
             vs_peer = _ratio(res["rps"], peer) if target != "datasette" else "1.00"
             lines.append(
                 f"| | {shown} | {res['rps']:.0f} | {_ms(res['p50_us'])} | {_ms(res['p99_us'])} "
-                f"| {res['cpu_ms_per_req']:.2f} | {_ratio(res['rps'], floor)} | {vs_peer} |"
+                f"| {res['cpu_ms_per_req']:.2f} | {_ratio(res['rps'], strict)} "
+                f"| {_ratio(res['rps'], floor)} | {vs_peer} |"
             )
     lines += ["", "Writes (POST /activity/note/ and /activity/call/ alternating, 16 connections):"]
     lines += [""]
@@ -92,9 +100,14 @@ def _backend(backend: str, data: dict[str, Any]) -> list[str]:
     lines += ["", f'"database is locked" in server logs: {data["locked_in_logs"]}', ""]
     if data.get("skips"):
         lines += ["Cost of an org-wide page against `_skip` (1 worker, ms per request):", ""]
-        lines += ["| _skip | crmapi ms | floor ms |", "|---:|---:|---:|"]
         lines += [
-            f"| {s['skip']} | {_cost(s['ms'])} | {s['floor_ms']:.2f} |" for s in data["skips"]
+            "| _skip | crmapi ms | strict floor ms | parsing floor ms | strict floor / crmapi |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {s['skip']} | {_cost(s['ms'])} | {_cost(s.get('strict_ms'))} "
+            f"| {s['floor_ms']:.2f} | {_ratio(s.get('strict_ms'), s['ms'])} |"
+            for s in data["skips"]
         ]
         lines.append("")
     if data.get("sizes"):
@@ -148,10 +161,14 @@ def targets(results: dict[str, Any]) -> list[str]:
             lines.append(f"| {backend} | {target} | {measured} | {'yes' if ok else '**no**'} |")
 
         def ratio(q: str, reads: dict[str, Any] = reads) -> float:
-            return float(reads[q]["1w"]["rps"] / reads[q]["floor"]["rps"])
+            floor = reads[q].get("strict") or reads[q]["floor"]
+            return float(reads[q]["1w"]["rps"] / floor["rps"])
 
-        add("lead page >= 0.80 of floor", f"{ratio('lead'):.2f}", ratio("lead") >= 0.8)
-        add("org page >= 0.70 of floor", f"{ratio('org_window'):.2f}", ratio("org_window") >= 0.7)
+        add("lead page >= 0.80 of strict floor", f"{ratio('lead'):.2f}", ratio("lead") >= 0.8)
+        add("org page >= 0.75 of strict floor", f"{ratio('org_window'):.2f}",
+            ratio("org_window") >= 0.75)  # fmt: skip
+        add("_fields page >= 0.80 of strict floor", f"{ratio('lead_fields'):.2f}",
+            ratio("lead_fields") >= 0.8)  # fmt: skip
         full, slim = reads["lead"]["1w"]["rps"], reads["lead_fields"]["1w"]["rps"]
         add("_fields page faster than full", f"{slim:.0f} vs {full:.0f} req/s", slim > full)
         for q, r in reads.items():

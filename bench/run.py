@@ -184,7 +184,10 @@ def one_round(
 ) -> dict[str, Any]:
     got: dict[str, Any] = {}
     for q in qs:
-        row: dict[str, Any] = {"floor": floor.run(q.params, seconds)}
+        row: dict[str, Any] = {
+            "strict": floor.run_strict(q.params, seconds),
+            "floor": floor.run(q.params, seconds),
+        }
         for w, server in servers.items():
             row[f"{w}w"] = infra.load(
                 server.base() + q.path(),
@@ -252,9 +255,10 @@ def skip_curve(
         path = "/api/v1/activity/?" + "&".join(f"{k}={v}" for k, v in params.items())
         res = infra.load(server.base() + path, cfg.seconds / 2, CONNECTIONS, ds.auth)
         fl = floor.run(params, cfg.seconds / 2)
+        strict = floor.run_strict(params, cfg.seconds / 2)
         # A page slower than the run itself completes nothing: no cost to report.
         ms = 1000 / res["rps"] if res["requests"] else None
-        out.append({"skip": skip, "ms": ms, "floor_ms": fl["ms"]})
+        out.append({"skip": skip, "ms": ms, "floor_ms": fl["ms"], "strict_ms": strict["ms"]})
         print(f"  skip {skip}: {res['rps']:.0f}/s floor {fl['rps']:.0f}/s", flush=True)
     return out
 
