@@ -110,6 +110,20 @@ def _backend(backend: str, data: dict[str, Any]) -> list[str]:
             for s in data["skips"]
         ]
         lines.append("")
+    if data.get("sequential"):
+        first = data["sequential"][0]["ms"]
+        lines += [
+            "Sequential paging: one client walking the org-wide feed with `_skip += 100` from 0 "
+            "(median wall ms of the 20 pages ending at each `_skip`; pages after the first are "
+            "sought from the previous page's end):",
+            "",
+            "| _skip | ms per page | vs _skip=0 |",
+            "|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {s['skip']} | {s['ms']:.2f} | {s['ms'] / first:.2f}x |" for s in data["sequential"]
+        ]
+        lines.append("")
     if data.get("sizes"):
         lines += ["Cost of a page against dataset size (1 worker, ms per request):", ""]
         lines += ["| activities | lead page | org-wide page |", "|---:|---:|---:|"]

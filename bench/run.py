@@ -41,7 +41,7 @@ class Config:
 
 
 FULL = Config([10_000, 100_000, 1_000_000], 1_000_000, 3, 10, [1, 2], 300, True,
-              [0, 1_000, 10_000, 50_000])  # fmt: skip
+              [0, 1_000, 10_000, 50_000, 100_000])  # fmt: skip
 QUICK = Config([10_000], 10_000, 1, 1, [1], 0, False, [])
 
 CONNECTIONS = 32
@@ -58,6 +58,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--soak", type=float, help="soak seconds (0 = skip)")
     ap.add_argument("--no-datasette", action="store_true")
+    ap.add_argument("--size", type=int, help="one dataset of this many activities (no size curve)")
+    ap.add_argument("--skips", help="comma-separated _skip curve points")
+    ap.add_argument("--workers", help="comma-separated worker counts (default 1,2)")
     ap.add_argument("--render", type=Path, help="only re-render a saved last-results.json")
     args = ap.parse_args()
     if args.render:
@@ -70,6 +73,12 @@ def main() -> None:
         cfg.seconds = args.seconds
     if args.soak is not None:
         cfg.soak = args.soak
+    if args.size:
+        cfg.sizes, cfg.main = [args.size], args.size
+    if args.skips:
+        cfg.skips = [int(x) for x in args.skips.split(",")]
+    if args.workers:
+        cfg.workers = [int(x) for x in args.workers.split(",")]
     base: Path = args.data_dir
     base.mkdir(parents=True, exist_ok=True)
     logs = base / "logs"
@@ -160,6 +169,7 @@ def run_backend(
         )
         if cfg.skips:
             out["skips"] = skip_curve(ds, servers[1], floor, cfg)
+            out["sequential"] = sequential_curve(ds, servers[1], cfg)
         if cfg.soak and backend == "sqlite":
             out["soak"] = soak(ds, servers[1], qs[0], cfg.soak)
     finally:
@@ -260,6 +270,43 @@ def skip_curve(
         ms = 1000 / res["rps"] if res["requests"] else None
         out.append({"skip": skip, "ms": ms, "floor_ms": fl["ms"], "strict_ms": strict["ms"]})
         print(f"  skip {skip}: {res['rps']:.0f}/s floor {fl['rps']:.0f}/s", flush=True)
+    return out
+
+
+def sequential_curve(
+    ds: infra.Dataset, server: infra.Server, cfg: Config, page: int = 100, window: int = 20
+) -> list[dict[str, Any]]:
+    """What a sync client pays: one connection walking ``_skip += 100`` through the org-wide
+    feed from 0, as tap-closeio and Airbyte do. Each point is the median wall time of the
+    ``window`` pages ending at that ``_skip`` (pages there are sought from the last page's end;
+    the ``_skip`` curve above is the same offsets requested cold, i.e. counted)."""
+    import http.client
+
+    wanted = sorted(s for s in cfg.skips if s < ds.org.get("activities", ds.size))
+    if not wanted:
+        return []
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    headers = {"Authorization": ds.auth}
+    times: dict[int, float] = {}
+    skip = 0
+    while skip <= wanted[-1]:
+        began = time.perf_counter()
+        conn.request("GET", f"/api/v1/activity/?_skip={skip}&_limit={page}", headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        times[skip] = 1000 * (time.perf_counter() - began)
+        if resp.status != 200 or b'"has_more":true' not in body:
+            break
+        skip += page
+    conn.close()
+    out = []
+    for at in wanted:
+        near = [
+            times[s] for s in range(max(at - page * (window - 1), 0), at + 1, page) if s in times
+        ]
+        if near:
+            out.append({"skip": at, "ms": statistics.median(near), "pages": len(near)})
+    print(f"  sequential: {out}", flush=True)
     return out
 
 
