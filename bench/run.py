@@ -277,9 +277,11 @@ def sequential_curve(
     ds: infra.Dataset, server: infra.Server, cfg: Config, page: int = 100, window: int = 20
 ) -> list[dict[str, Any]]:
     """What a sync client pays: one connection walking ``_skip += 100`` through the org-wide
-    feed from 0, as tap-closeio and Airbyte do. Each point is the median wall time of the
-    ``window`` pages ending at that ``_skip`` (pages there are sought from the last page's end;
-    the ``_skip`` curve above is the same offsets requested cold, i.e. counted)."""
+    feed from 0, as tap-closeio and Airbyte do (pages after the first are sought from the
+    previous page's end). After every page the client also asks for ``_skip=0`` again, so
+    each point compares the median wall time of the ``window`` pages ending at that
+    ``_skip`` with the median of the ``_skip=0`` pages requested between them, seconds apart
+    under the same machine load."""
     import http.client
 
     wanted = sorted(s for s in cfg.skips if s < ds.org.get("activities", ds.size))
@@ -287,15 +289,21 @@ def sequential_curve(
         return []
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
     headers = {"Authorization": ds.auth}
-    times: dict[int, float] = {}
-    skip = 0
-    while skip <= wanted[-1]:
+
+    def get(skip: int) -> tuple[float, bool]:
         began = time.perf_counter()
         conn.request("GET", f"/api/v1/activity/?_skip={skip}&_limit={page}", headers=headers)
         resp = conn.getresponse()
         body = resp.read()
-        times[skip] = 1000 * (time.perf_counter() - began)
-        if resp.status != 200 or b'"has_more":true' not in body:
+        more = resp.status == 200 and b'"has_more":true' in body
+        return 1000 * (time.perf_counter() - began), more
+
+    times: dict[int, tuple[float, float]] = {}
+    skip = 0
+    while skip <= wanted[-1]:
+        ms, more = get(skip)
+        times[skip] = (ms, get(0)[0])
+        if not more:
             break
         skip += page
     conn.close()
@@ -305,7 +313,9 @@ def sequential_curve(
             times[s] for s in range(max(at - page * (window - 1), 0), at + 1, page) if s in times
         ]
         if near:
-            out.append({"skip": at, "ms": statistics.median(near), "pages": len(near)})
+            ms = statistics.median(t[0] for t in near)
+            first = statistics.median(t[1] for t in near)
+            out.append({"skip": at, "ms": ms, "first_ms": first, "pages": len(near)})
     print(f"  sequential: {out}", flush=True)
     return out
 
