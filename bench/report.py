@@ -105,7 +105,8 @@ def _backend(backend: str, data: dict[str, Any]) -> list[str]:
             "|---:|---:|---:|---:|---:|",
         ]
         lines += [
-            f"| {s['skip']} | {_cost(s['ms'])} | {_cost(s.get('strict_ms'))} "
+            f"| {s['skip']} | {_cost(s['ms'])} "
+            f"| {_cost(s['strict_ms']) if 'strict_ms' in s else '–'} "
             f"| {s['floor_ms']:.2f} | {_ratio(s.get('strict_ms'), s['ms'])} |"
             for s in data["skips"]
         ]
@@ -178,10 +179,11 @@ def targets(results: dict[str, Any]) -> list[str]:
             floor = reads[q].get("strict") or reads[q]["floor"]
             return float(reads[q]["1w"]["rps"] / floor["rps"])
 
-        add("lead page >= 0.80 of strict floor", f"{ratio('lead'):.2f}", ratio("lead") >= 0.8)
-        add("org page >= 0.75 of strict floor", f"{ratio('org_window'):.2f}",
+        which = "strict floor" if "strict" in reads["lead"] else "parsing floor"
+        add(f"lead page >= 0.80 of {which}", f"{ratio('lead'):.2f}", ratio("lead") >= 0.8)
+        add(f"org page >= 0.75 of {which}", f"{ratio('org_window'):.2f}",
             ratio("org_window") >= 0.75)  # fmt: skip
-        add("_fields page >= 0.80 of strict floor", f"{ratio('lead_fields'):.2f}",
+        add(f"_fields page >= 0.80 of {which}", f"{ratio('lead_fields'):.2f}",
             ratio("lead_fields") >= 0.8)  # fmt: skip
         full, slim = reads["lead"]["1w"]["rps"], reads["lead_fields"]["1w"]["rps"]
         add("_fields page faster than full", f"{slim:.0f} vs {full:.0f} req/s", slim > full)

@@ -23,26 +23,35 @@ CREATE TRIGGER activity_listing_version_{event} AFTER {event} ON activity BEGIN
   ON CONFLICT (organization_id, listing) DO UPDATE SET version = version + 1;
 END
 """
-# One statement-level trigger per event (transition tables): a COPY of a million rows bumps
-# each organization once, not a million times.
+# PostgreSQL: a deferred (constraint) row trigger, so the version row is locked only while
+# the transaction commits, not from its first activity write on (writers of one
+# organization queue on that row). The first row of a transaction bumps; the others see
+# the transaction-local mark and return, so a COPY of a million rows bumps once.
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION crmapi_bump_activity_version() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+  org text;
+  mark text;
 BEGIN
+  IF TG_OP = 'DELETE' THEN org := OLD.organization_id; ELSE org := NEW.organization_id; END IF;
+  -- Organizations bumped by this transaction (one setting, reset when it ends).
+  mark := coalesce(current_setting('crmapi.bumped', true), '');
+  IF position(',' || org || ',' IN mark) > 0 THEN RETURN NULL; END IF;
+  PERFORM set_config('crmapi.bumped', coalesce(nullif(mark, ''), ',') || org || ',', true);
   INSERT INTO listing_version (organization_id, listing, version)
-  SELECT o, 'activity', (random() * 1e15)::bigint
-  FROM (SELECT DISTINCT organization_id AS o FROM changed) AS orgs
+  VALUES (org, 'activity', (random() * 1e15)::bigint)
   ON CONFLICT (organization_id, listing)
   DO UPDATE SET version = listing_version.version + 1;
   RETURN NULL;
 END $$
 """
 PG_TRIGGER = """
-CREATE TRIGGER activity_listing_version_{event} AFTER {event} ON activity
-REFERENCING {side} TABLE AS changed FOR EACH STATEMENT
+CREATE CONSTRAINT TRIGGER activity_listing_version AFTER INSERT OR UPDATE OR DELETE
+ON activity DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
 EXECUTE FUNCTION crmapi_bump_activity_version()
 """
-EVENTS = (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))
+EVENTS = (("insert", "NEW"), ("update", "NEW"), ("delete", "OLD"))  # SQLite: one trigger each
 
 
 def upgrade() -> None:
@@ -58,15 +67,14 @@ def upgrade() -> None:
             op.execute(SQLITE_TRIGGER.format(event=event.upper(), row=row))
         return
     op.execute(PG_FUNCTION)
-    for event, side in EVENTS:
-        op.execute(PG_TRIGGER.format(event=event.upper(), side=side))
+    op.execute(PG_TRIGGER)
 
 
 def downgrade() -> None:
-    for event, _ in EVENTS:
-        op.execute(f"DROP TRIGGER IF EXISTS activity_listing_version_{event.upper()} ON activity"
-                   if op.get_bind().dialect.name != "sqlite"
-                   else f"DROP TRIGGER IF EXISTS activity_listing_version_{event.upper()}")
-    if op.get_bind().dialect.name != "sqlite":
+    if op.get_bind().dialect.name == "sqlite":
+        for event, _ in EVENTS:
+            op.execute(f"DROP TRIGGER IF EXISTS activity_listing_version_{event.upper()}")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS activity_listing_version ON activity")
         op.execute("DROP FUNCTION IF EXISTS crmapi_bump_activity_version()")
     op.drop_table("listing_version")
