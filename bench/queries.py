@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from sqlalchemy import and_, create_engine, select
 
 from bench.infra import Dataset
@@ -86,8 +87,11 @@ def literal_sql(ds: Dataset, params: dict[str, str], dialect: Any) -> str:
 class Floor:
     """The same rows fetched with the raw driver and encoded with the server's JSON encoder.
 
-    Each row becomes the dict a client sees minus the user names (the stored ``data``
-    document parsed and merged with the columns); no HTTP, no framework, one thread.
+    Two floors. ``run`` (the parsing floor, the old design): each row becomes the dict a
+    client sees minus the user names, the stored ``data`` document parsed and merged with the
+    columns. ``run_strict`` (issue #20's strict floor, the fair one for a server that splices
+    stored text): the same SELECT, rows into dicts with ``data`` left as text, and
+    ``orjson.dumps``; nothing is parsed. No HTTP, no framework, one thread.
     """
 
     def __init__(self, ds: Dataset) -> None:
@@ -104,7 +108,7 @@ class Floor:
             from psycopg.types.string import TextLoader
 
             self.raw.driver_connection.adapters.register_loader("jsonb", TextLoader)
-        self.columns = [c.name for c in store.COLUMNS]
+        self.columns = [str(c.name) for c in store.COLUMNS]
 
     def prepare(self, params: dict[str, str]) -> tuple[str, Any, Any]:
         stmt, query = statement(self.ds, params)
@@ -144,6 +148,24 @@ class Floor:
                 break
         elapsed = time.perf_counter() - began
         return {"rps": n / elapsed, "ms": 1000 * elapsed / n, "sql_ms": self._sql_only(sql, args)}
+
+    def run_strict(self, params: dict[str, str], seconds: float) -> dict[str, Any]:
+        sql, args, query = self.prepare(params)
+        cols = self.columns
+        limit = query.limit
+        cur = self.raw.driver_connection.cursor()
+        n = 0
+        began = time.perf_counter()
+        stop = began + seconds
+        while True:
+            cur.execute(sql, args)
+            items = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+            orjson.dumps({"data": items[:limit], "has_more": len(items) > limit})
+            n += 1
+            if time.perf_counter() >= stop:
+                break
+        elapsed = time.perf_counter() - began
+        return {"rps": n / elapsed, "ms": 1000 * elapsed / n}
 
     def _sql_only(self, sql: str, args: Any, seconds: float = 1.0) -> float:
         """The statement alone (execute + fetchall): what no implementation can go below."""

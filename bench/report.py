@@ -60,26 +60,34 @@ def _backend(backend: str, data: dict[str, Any]) -> list[str]:
         f"{len(seed['organizations'])} organizations at {seed['activities_per_second']:,}/s); "
         f"lead page on `{data['lead']}`.",
         "",
-        "| query | target | req/s | p50 ms | p99 ms | server CPU ms/req | vs floor "
-        "| vs Datasette |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| query | target | req/s | p50 ms | p99 ms | server CPU ms/req | vs strict floor "
+        "| vs parsing floor | vs Datasette |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in data["reads"].items():
         floor = row["floor"]["rps"]
+        strict = row.get("strict", {}).get("rps")
         peer = row.get("datasette", {}).get("rps")
         label = data["queries"][name]
         sql = row["floor"].get("sql_ms")
         alone = f"; SQL alone {sql:.2f} ms" if sql else ""
-        lines.append(f"| {label} | floor (in-process{alone}) | {floor:.0f} "
-                     f"| {row['floor']['ms']:.2f} | – | – | 1.00 | – |")  # fmt: skip
+        if strict:
+            lines.append(f"| {label} | strict floor (in-process, data as text) | {strict:.0f} "
+                         f"| {row['strict']['ms']:.2f} | – | – | 1.00 "
+                         f"| {_ratio(strict, floor)} | – |")  # fmt: skip
+            label = ""
+        lines.append(f"| {label} | parsing floor (in-process{alone}) | {floor:.0f} "
+                     f"| {row['floor']['ms']:.2f} | – | – | {_ratio(floor, strict)} | 1.00 "
+                     "| – |")  # fmt: skip
         for target, res in row.items():
-            if target == "floor":
+            if target in ("floor", "strict"):
                 continue
             shown = "Datasette" if target == "datasette" else f"crmapi {target}"
             vs_peer = _ratio(res["rps"], peer) if target != "datasette" else "1.00"
             lines.append(
                 f"| | {shown} | {res['rps']:.0f} | {_ms(res['p50_us'])} | {_ms(res['p99_us'])} "
-                f"| {res['cpu_ms_per_req']:.2f} | {_ratio(res['rps'], floor)} | {vs_peer} |"
+                f"| {res['cpu_ms_per_req']:.2f} | {_ratio(res['rps'], strict)} "
+                f"| {_ratio(res['rps'], floor)} | {vs_peer} |"
             )
     lines += ["", "Writes (POST /activity/note/ and /activity/call/ alternating, 16 connections):"]
     lines += [""]
@@ -92,10 +100,30 @@ def _backend(backend: str, data: dict[str, Any]) -> list[str]:
     lines += ["", f'"database is locked" in server logs: {data["locked_in_logs"]}', ""]
     if data.get("skips"):
         lines += ["Cost of an org-wide page against `_skip` (1 worker, ms per request):", ""]
-        lines += ["| _skip | crmapi ms | floor ms |", "|---:|---:|---:|"]
         lines += [
-            f"| {s['skip']} | {_cost(s['ms'])} | {s['floor_ms']:.2f} |" for s in data["skips"]
+            "| _skip | crmapi ms | strict floor ms | parsing floor ms | strict floor / crmapi |",
+            "|---:|---:|---:|---:|---:|",
         ]
+        lines += [
+            f"| {s['skip']} | {_cost(s['ms'])} "
+            f"| {_cost(s['strict_ms']) if 'strict_ms' in s else '–'} "
+            f"| {s['floor_ms']:.2f} | {_ratio(s.get('strict_ms'), s['ms'])} |"
+            for s in data["skips"]
+        ]
+        lines.append("")
+    if data.get("sequential"):
+        lines += [
+            "Sequential paging: one client walking the org-wide feed with `_skip += 100` from 0, "
+            "asking for `_skip=0` again after every page (median wall ms of the 20 pages ending "
+            "at each `_skip`, and of the `_skip=0` pages between them; pages after the first are "
+            "sought from the previous page's end):",
+            "",
+            "| _skip | ms per page | _skip=0 ms, same moments | ratio |",
+            "|---:|---:|---:|---:|",
+        ]
+        for s in data["sequential"]:
+            first = s.get("first_ms") or data["sequential"][0]["ms"]
+            lines.append(f"| {s['skip']} | {s['ms']:.2f} | {first:.2f} | {s['ms'] / first:.2f}x |")
         lines.append("")
     if data.get("sizes"):
         lines += ["Cost of a page against dataset size (1 worker, ms per request):", ""]
@@ -148,10 +176,15 @@ def targets(results: dict[str, Any]) -> list[str]:
             lines.append(f"| {backend} | {target} | {measured} | {'yes' if ok else '**no**'} |")
 
         def ratio(q: str, reads: dict[str, Any] = reads) -> float:
-            return float(reads[q]["1w"]["rps"] / reads[q]["floor"]["rps"])
+            floor = reads[q].get("strict") or reads[q]["floor"]
+            return float(reads[q]["1w"]["rps"] / floor["rps"])
 
-        add("lead page >= 0.80 of floor", f"{ratio('lead'):.2f}", ratio("lead") >= 0.8)
-        add("org page >= 0.70 of floor", f"{ratio('org_window'):.2f}", ratio("org_window") >= 0.7)
+        which = "strict floor" if "strict" in reads["lead"] else "parsing floor"
+        add(f"lead page >= 0.80 of {which}", f"{ratio('lead'):.2f}", ratio("lead") >= 0.8)
+        add(f"org page >= 0.75 of {which}", f"{ratio('org_window'):.2f}",
+            ratio("org_window") >= 0.75)  # fmt: skip
+        add(f"_fields page >= 0.80 of {which}", f"{ratio('lead_fields'):.2f}",
+            ratio("lead_fields") >= 0.8)  # fmt: skip
         full, slim = reads["lead"]["1w"]["rps"], reads["lead_fields"]["1w"]["rps"]
         add("_fields page faster than full", f"{slim:.0f} vs {full:.0f} req/s", slim > full)
         for q, r in reads.items():
@@ -173,6 +206,12 @@ def targets(results: dict[str, Any]) -> list[str]:
         add("write mix: 0 errors, no 'database is locked'",
             f"{errors} errors, {data['locked_in_logs']} locked",
             errors == 0 and data["locked_in_logs"] == 0)  # fmt: skip
+        seq = data.get("sequential") or []
+        if seq and seq[-1].get("first_ms"):
+            deep = seq[-1]
+            cost = deep["ms"] / deep["first_ms"]
+            add(f"sequential page at _skip={deep['skip']:,} within 2x of _skip=0",
+                f"{cost:.2f}x", cost <= 2)  # fmt: skip
         sizes = data.get("sizes")
         if sizes and len(sizes) > 1:
             growth = max(sizes[-1][q] / sizes[0][q] for q in ("lead", "org_window"))
@@ -186,7 +225,11 @@ def targets(results: dict[str, Any]) -> list[str]:
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the bench extra is not installed: tables only
+        print("matplotlib not installed: no plot", flush=True)
+        return
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -214,7 +257,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
         right.set_xlabel("_skip")
         right.set_ylabel("ms per request (log)")
         right.set_yscale("log")
-        right.set_title("Org-wide page cost vs _skip (SQLite, 1M)")
+        seq = data.get("sequential") or []
+        if seq:
+            right.plot(
+                [s["skip"] for s in seq], [s["ms"] for s in seq], "^-",
+                label="crmapi, sequential paging (one client)",
+            )  # fmt: skip
+        right.set_title("Org-wide page cost vs _skip (SQLite)")
         right.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -41,7 +41,7 @@ class Config:
 
 
 FULL = Config([10_000, 100_000, 1_000_000], 1_000_000, 3, 10, [1, 2], 300, True,
-              [0, 1_000, 10_000, 50_000])  # fmt: skip
+              [0, 1_000, 10_000, 50_000, 100_000])  # fmt: skip
 QUICK = Config([10_000], 10_000, 1, 1, [1], 0, False, [])
 
 CONNECTIONS = 32
@@ -58,6 +58,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--soak", type=float, help="soak seconds (0 = skip)")
     ap.add_argument("--no-datasette", action="store_true")
+    ap.add_argument("--size", type=int, help="one dataset of this many activities (no size curve)")
+    ap.add_argument("--skips", help="comma-separated _skip curve points")
+    ap.add_argument("--workers", help="comma-separated worker counts (default 1,2)")
     ap.add_argument("--render", type=Path, help="only re-render a saved last-results.json")
     args = ap.parse_args()
     if args.render:
@@ -70,6 +73,12 @@ def main() -> None:
         cfg.seconds = args.seconds
     if args.soak is not None:
         cfg.soak = args.soak
+    if args.size:
+        cfg.sizes, cfg.main = [args.size], args.size
+    if args.skips:
+        cfg.skips = [int(x) for x in args.skips.split(",")]
+    if args.workers:
+        cfg.workers = [int(x) for x in args.workers.split(",")]
     base: Path = args.data_dir
     base.mkdir(parents=True, exist_ok=True)
     logs = base / "logs"
@@ -160,6 +169,7 @@ def run_backend(
         )
         if cfg.skips:
             out["skips"] = skip_curve(ds, servers[1], floor, cfg)
+            out["sequential"] = sequential_curve(ds, servers[1], cfg)
         if cfg.soak and backend == "sqlite":
             out["soak"] = soak(ds, servers[1], qs[0], cfg.soak)
     finally:
@@ -184,7 +194,10 @@ def one_round(
 ) -> dict[str, Any]:
     got: dict[str, Any] = {}
     for q in qs:
-        row: dict[str, Any] = {"floor": floor.run(q.params, seconds)}
+        row: dict[str, Any] = {
+            "strict": floor.run_strict(q.params, seconds),
+            "floor": floor.run(q.params, seconds),
+        }
         for w, server in servers.items():
             row[f"{w}w"] = infra.load(
                 server.base() + q.path(),
@@ -252,10 +265,58 @@ def skip_curve(
         path = "/api/v1/activity/?" + "&".join(f"{k}={v}" for k, v in params.items())
         res = infra.load(server.base() + path, cfg.seconds / 2, CONNECTIONS, ds.auth)
         fl = floor.run(params, cfg.seconds / 2)
+        strict = floor.run_strict(params, cfg.seconds / 2)
         # A page slower than the run itself completes nothing: no cost to report.
         ms = 1000 / res["rps"] if res["requests"] else None
-        out.append({"skip": skip, "ms": ms, "floor_ms": fl["ms"]})
+        out.append({"skip": skip, "ms": ms, "floor_ms": fl["ms"], "strict_ms": strict["ms"]})
         print(f"  skip {skip}: {res['rps']:.0f}/s floor {fl['rps']:.0f}/s", flush=True)
+    return out
+
+
+def sequential_curve(
+    ds: infra.Dataset, server: infra.Server, cfg: Config, page: int = 100, window: int = 20
+) -> list[dict[str, Any]]:
+    """What a sync client pays: one connection walking ``_skip += 100`` through the org-wide
+    feed from 0, as tap-closeio and Airbyte do (pages after the first are sought from the
+    previous page's end). After every page the client also asks for ``_skip=0`` again, so
+    each point compares the median wall time of the ``window`` pages ending at that
+    ``_skip`` with the median of the ``_skip=0`` pages requested between them, seconds apart
+    under the same machine load."""
+    import http.client
+
+    wanted = sorted(s for s in cfg.skips if s < ds.org.get("activities", ds.size))
+    if not wanted:
+        return []
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    headers = {"Authorization": ds.auth}
+
+    def get(skip: int) -> tuple[float, bool]:
+        began = time.perf_counter()
+        conn.request("GET", f"/api/v1/activity/?_skip={skip}&_limit={page}", headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        more = resp.status == 200 and b'"has_more":true' in body
+        return 1000 * (time.perf_counter() - began), more
+
+    times: dict[int, tuple[float, float]] = {}
+    skip = 0
+    while skip <= wanted[-1]:
+        ms, more = get(skip)
+        times[skip] = (ms, get(0)[0])
+        if not more:
+            break
+        skip += page
+    conn.close()
+    out = []
+    for at in wanted:
+        near = [
+            times[s] for s in range(max(at - page * (window - 1), 0), at + 1, page) if s in times
+        ]
+        if near:
+            ms = statistics.median(t[0] for t in near)
+            first = statistics.median(t[1] for t in near)
+            out.append({"skip": at, "ms": ms, "first_ms": first, "pages": len(near)})
+    print(f"  sequential: {out}", flush=True)
     return out
 
 

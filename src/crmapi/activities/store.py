@@ -30,6 +30,7 @@ from crmapi.activities.base import BASE_COLUMNS
 from crmapi.activities.catalog import BY_TYPE
 from crmapi.activities.spec import ActivitySpec
 from crmapi.query import compile as qc
+from crmapi.query import seek
 from crmapi.query.model import ListQuery
 from crmapi.resources.users import full_name
 from crmapi.storage import tables as t
@@ -81,11 +82,68 @@ def fetch_page(
         rows: Sequence[Any] = conn.execute(stmt).all()
         return rows
     where = list(extra)
-    template, params = qc.cached_page(
-        (extra_key, slim), columns, A, query, lambda org: and_(A.c.organization_id == org, *where)
+    listing = (conn.dialect.name, org_id, extra_key)
+    return _paged_rows(
+        conn,
+        listing,
+        query,
+        lambda sought: qc.cached_page(
+            (extra_key, slim, "versioned"),
+            (*columns, _VERSION),
+            A,
+            query,
+            lambda org: and_(A.c.organization_id == org, *where),
+            seek=sought,
+        ),
+        org_id,
     )
-    params["org"] = org_id
-    return _driver_rows(conn, template, params)
+
+
+# The organization's activity version, read by the page's own statement (one snapshot even
+# at READ COMMITTED): a page end is stored with it and reused only while it is unchanged.
+_LV = t.listing_version
+_VERSION = (
+    select(_LV.c.version)
+    .where(_LV.c.organization_id == bindparam("org"), _LV.c.listing == "activity")
+    .scalar_subquery()
+    .label("listing_version")
+)
+# Where each sortable column sits in a page row (COLUMNS order).
+_SORT_AT = {str(c.name): i for i, c in enumerate(COLUMNS)}
+
+
+def _paged_rows(
+    conn: Connection,
+    scope_key: Hashable,
+    query: ListQuery,
+    statement: Callable[[bool], tuple[Any, dict[str, Any]]],
+    org_id: str,
+) -> list[Any]:
+    """A page's rows (plus one), sought from the previous page's end when one is known and
+    still current, counted by offset otherwise; the end of this page is remembered."""
+    listing = seek.listing_key(scope_key, query)
+    at = _SORT_AT.get(query.order_column)
+    end = seek.ENDS.get(listing, query.skip) if at is not None and seek.seekable(query) else None
+    rows: list[Any] | None = None
+    if end is not None:
+        template, params = statement(True)
+        params.update(org=org_id, skip=0, after_key=end.key, after_id=end.id)
+        found = _driver_rows(conn, template, params)
+        # An empty page cannot show its version: the counting query answers instead.
+        if found and found[0][-1] == end.version:
+            rows = found
+            seek.ENDS.hits += 1
+    if rows is None:
+        template, params = statement(False)
+        params["org"] = org_id
+        rows = _driver_rows(conn, template, params)
+    if at is not None and 0 < query.limit < len(rows):
+        last = rows[query.limit - 1]
+        if last[at] is not None and last[-1] is not None:
+            seek.ENDS.put(
+                listing, query.skip + query.limit, seek.PageEnd(last[at], last[0], last[-1])
+            )
+    return [r[:-1] for r in rows]
 
 
 # Pages skip SQLAlchemy's execution context and Row objects (a sixth of a page's CPU): each

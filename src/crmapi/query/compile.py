@@ -12,6 +12,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    or_,
     select,
 )
 
@@ -112,29 +113,47 @@ def _bound_condition(table: Table, condition: Condition, index: int) -> ColumnEl
     return result
 
 
+def _after(
+    order_col: ColumnElement[Any], id_col: ColumnElement[Any], descending: bool
+) -> ColumnElement[bool]:
+    """Rows after ``(after_key, after_id)`` in the page order. Spelled as a range on the sort
+    key plus a tie test (not a row-value comparison) so both backends seek the index."""
+    key: BindParameter[Any] = bindparam("after_key")
+    after_id: BindParameter[Any] = bindparam("after_id")
+    if descending:
+        return and_(order_col <= key, or_(order_col < key, id_col < after_id))
+    return and_(order_col >= key, or_(order_col > key, id_col > after_id))
+
+
 def cached_page(
     key: Hashable,
     columns: Sequence[ColumnElement[Any]],
     table: Table,
     query: ListQuery,
     scope: Callable[[ColumnElement[Any]], ColumnElement[bool]],
+    *,
+    seek: bool = False,
 ) -> tuple[Select[Any], dict[str, Any]]:
     """``page()`` as a reusable statement plus this request's parameters.
 
     ``key`` names what the caller adds (columns and ``scope``, which receives the bound
-    organization id); the same key must always mean the same columns and scope.
+    organization id); the same key must always mean the same columns and scope. With
+    ``seek`` the page starts after the row bound as ``after_key``/``after_id`` (its sort
+    key and id) instead of at an offset; the caller binds both and a ``skip`` of 0.
     """
     params: dict[str, Any] = {"skip": query.skip, "lim": query.limit + 1}
     for i, c in enumerate(query.conditions):
         if c.spec.sql is None:
             for j, value in enumerate(c.values):
                 params[f"c{i}_{j}"] = value
-    full_key = (key, _shape(query))
+    full_key = (key, seek, _shape(query))
     stmt = _TEMPLATES.get(full_key)
     if stmt is None:
         conditions = [_bound_condition(table, c, i) for i, c in enumerate(query.conditions)]
         order_col = column(table, query.order_column)
         id_col = table.c.id
+        if seek:
+            conditions.append(_after(order_col, id_col, query.descending))
         order = (
             (order_col.desc(), id_col.desc())
             if query.descending

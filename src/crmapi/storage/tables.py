@@ -469,7 +469,7 @@ REFERENCE_TABLES = frozenset({"user"})
 
 # Operational state of an organization, not its data: rate-limit windows and job leases.
 # Snapshots leave them out (a restored organization starts with fresh windows and leases).
-RUNTIME_TABLES = frozenset({"rate_limit_window", "background_job"})
+RUNTIME_TABLES = frozenset({"rate_limit_window", "background_job", "listing_version"})
 
 # Every try of a webhook delivery (emulator mode records them; see crmapi.emulator.deliveries).
 webhook_attempt = Table(
@@ -736,4 +736,17 @@ custom_field_association = Table(
     *_audit(),
     PrimaryKeyConstraint("organization_id", "custom_field_id", "target"),
     Index(None, "organization_id", "target", "position"),
+)
+# A counter per organization and listing table, bumped by database triggers on every insert,
+# update and delete of the table's rows (migration perf_1), whatever code path writes them.
+# A remembered page end is reused for the next ``_skip`` only while the version it was read
+# at is still current (query/seek.py). A new row starts at a random value, so clearing the
+# table (runtime state: never in a snapshot) cannot bring an old version back.
+listing_version = Table(
+    "listing_version",
+    metadata,
+    _org(),
+    Column("listing", String(40), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    PrimaryKeyConstraint("organization_id", "listing"),
 )
