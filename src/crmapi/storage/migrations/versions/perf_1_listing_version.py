@@ -1,7 +1,7 @@
 """listing versions: a per-organization counter bumped by triggers on every activity write
 
 Revision ID: perf_1
-Revises: exports_1
+Revises: schemas_1
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "perf_1"
-down_revision: str | None = "exports_1"
+down_revision: str | None = "schemas_1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
