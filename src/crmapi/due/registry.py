@@ -1,6 +1,6 @@
 """The kinds of due work, as declarations: what is pending up to an instant, and firing one.
 
-Sequences and exports plug in here when they exist: a ``DueKind`` each.
+Exports plug in here when they exist: a ``DueKind``.
 """
 
 from collections.abc import Callable
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from crmapi.domain.clock import OrgClock
-from crmapi.due import bulk_actions, followups, messages, webhooks
+from crmapi.due import bulk_actions, followups, messages, sequences, webhooks
 from crmapi.settings import Settings
 from crmapi.storage.db import Database
 
@@ -41,6 +41,7 @@ KINDS: tuple[DueKind, ...] = (
     DueKind("message.send", messages.pending, messages.fire),
     DueKind("email.followup", followups.pending, followups.fire),
     DueKind("bulk_action.step", bulk_actions.pending, bulk_actions.fire),
+    DueKind("sequence.step", sequences.pending, sequences.fire),
     DueKind("webhook.delivery", webhooks.pending, webhooks.fire),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}
