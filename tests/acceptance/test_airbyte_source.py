@@ -35,7 +35,6 @@ STREAMS = {
 PENDING_STREAMS = frozenset(
     {
         "email_templates",  # GET /email_template (templates)
-        "email_sequences",  # GET /sequence?_limit=1000 (sequences)
         "smart_views",  # GET /saved_search?_limit=600 (smart views)
         "email_bulk_actions",  # GET /bulk_action/email (bulk email)
         "sequence_subscription_bulk_actions",  # GET /bulk_action/sequence_subscription

@@ -78,6 +78,12 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
     },
     "/saved_search/": lambda r: {"name": "Tenant A view", "s_query": {"query": _NOTHING}},
     "/bulk_action/delete/": lambda r: {"bulk_object_type": "call", "s_query": _NOTHING},
+    "/bulk_action/email/": lambda r: {
+        "template_id": r.get("email_template_id"),
+        "sender": "sales@example.com",
+        "s_query": _NOTHING,
+    },
+    "/bulk_action/sequence_subscription/": lambda r: {"action_type": "pause", "s_query": _NOTHING},
     # A call step needs no template; the subscription names the contact made first.
     "/sequence/": lambda r: {
         "name": "Tenant A sequence",
@@ -117,6 +123,7 @@ FIRST = {
     "/contact/": "contact_id",
     "/custom_activity/": "custom_activity_type_id",
     "/sequence/": "sequence_id",
+    "/email_template/": "email_template_id",
 }
 
 
