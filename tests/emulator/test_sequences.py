@@ -9,6 +9,8 @@ from starlette.testclient import TestClient
 
 from crmapi.resources import sequence_schedule
 from tests.emulator.conftest import FROZEN, PlaneOrg, frozen_org
+from tests.test_webhooks import Receiver
+from tests.test_webhooks import subscribe as subscribe_hook
 
 Obj = dict[str, Any]
 HOUR, DAY = 3600, 86400
@@ -499,3 +501,37 @@ def test_a_subscription_waits_for_the_window(org: PlaneOrg, lead: Obj) -> None:
     pending = org.plane_ok("GET", "/clock")["pending"]
     due = "2030-01-01T17:00:00.000000+00:00"
     assert {"kind": "sequence.step", "id": sub["id"], "due": due} in pending
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def receiver() -> Any:
+    r = Receiver(statuses=())
+    yield r
+    r.stop()
+
+
+def test_sequence_and_subscription_events_reach_a_webhook(
+    org: PlaneOrg, lead: Obj, template: Obj, receiver: Receiver
+) -> None:
+    wanted = [
+        {"object_type": "sequence", "action": "created"},
+        {"object_type": "sequence_subscription", "action": "created"},
+        {"object_type": "sequence_subscription", "action": "updated"},
+    ]
+    hook = subscribe_hook(org, receiver.url, wanted)
+    seq = sequence(
+        org, [{"step_type": "email", "delay": HOUR, "email_template_id": template["id"]}]
+    )
+    sub = subscribe(org, seq, lead)
+    steps_fired(org, by="2h")
+    org.advance(by="1m")  # the deliveries come due right after their events
+    got = [(p["event"]["object_type"], p["event"]["action"], p["event"]["object_id"])
+           for p in receiver.payloads(hook["signature_key"])]  # fmt: skip
+    assert got == [
+        ("sequence", "created", seq["id"]),
+        ("sequence_subscription", "created", sub["id"]),
+        ("sequence_subscription", "updated", sub["id"]),
+    ]
