@@ -136,7 +136,7 @@ def _step(
     return {
         "id": kept["id"] if kept else new_id("seqstep"),
         "step_type": kind,
-        "delay": _int(index, merged, "delay", 0),
+        "delay": _int(index, merged, "delay", 0) or 0,
         **_templates(conn, ctx.org, index, kind, merged),
         "threading": threading,
         "required": required,
