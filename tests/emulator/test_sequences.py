@@ -352,6 +352,27 @@ def test_the_clock_writes_the_step_email_and_a_reply_pauses_the_run(
     assert events[0]["data"]["status"] == "paused"
 
 
+REPLIES = [
+    # (the inbound helper, its body, does it pause the run)
+    ("inbound_sms", {"remote_phone": "+16505551234", "text": "Stop"}, True),
+    ("inbound_sms", {"remote_phone": "+16505550000", "text": "Who?"}, False),
+    ("inbound_email", {"from": "jo@acme.example", "subject": "Hi", "body_text": "Yes"}, True),
+    ("inbound_email", {"from": "cfo@acme.example", "subject": "Hi", "body_text": "?"}, False),
+]
+
+
+@pytest.mark.parametrize(("helper", "body", "pauses"), REPLIES)
+def test_a_reply_from_the_contact_pauses_the_run(
+    org: PlaneOrg, lead: Obj, helper: str, body: Obj, pauses: bool
+) -> None:
+    seq = sequence(org, [{"step_type": "call", "delay": DAY}])
+    sub = subscribe(org, seq, lead)
+    org.plane_ok("POST", f"/test_helpers/{helper}", {"lead_id": lead["id"], **body})
+    after = sub_of(org, sub)
+    expected = ("paused", "reply-received") if pauses else ("active", None)
+    assert (after["status"], after["status_reason"]) == expected
+
+
 def test_a_run_goes_through_every_step_and_finishes(
     org: PlaneOrg, lead: Obj, template: Obj
 ) -> None:

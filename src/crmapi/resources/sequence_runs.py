@@ -162,3 +162,37 @@ def pause_on_reply(
             conn, principal, sub_id, {"status": "paused", "status_reason": "reply-received"}, meta
         )
     return paused
+
+
+def _phones(conn: Connection, org: str, contact_id: str) -> set[str]:
+    C = t.contact
+    phones = conn.execute(
+        select(C.c.phones).where(C.c.organization_id == org, C.c.id == contact_id)
+    ).scalar()
+    return {str(p.get("phone")) for p in phones or [] if isinstance(p, dict) and p.get("phone")}
+
+
+def pause_on_text(
+    conn: Connection, principal: Principal, sms: dict[str, Any], meta: dict[str, Any]
+) -> list[str]:
+    """An SMS received on a lead pauses its active subscriptions whose contact sent it (by
+    contact, or by one of the contact's phone numbers) (``reply-received``)."""
+    if sms.get("direction") != "inbound" or sms.get("status") != "inbox" or not sms.get("lead_id"):
+        return []
+    org = principal.organization_id
+    subs = conn.execute(
+        select(S).where(
+            S.c.organization_id == org, S.c.lead_id == sms["lead_id"], S.c.status == "active"
+        )
+    ).all()
+    paused = [
+        sub.id
+        for sub in subs
+        if sub.contact_id == sms.get("contact_id")
+        or sms.get("remote_phone") in _phones(conn, org, sub.contact_id)
+    ]
+    for sub_id in paused:
+        change(
+            conn, principal, sub_id, {"status": "paused", "status_reason": "reply-received"}, meta
+        )
+    return paused
