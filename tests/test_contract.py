@@ -22,6 +22,15 @@ ROUTES = dict(route_table())
 # Gaps this test found and that stay as they are (behaviour unchanged by the refactor that
 # added it; events/ is another piece of work): the event log's list ignores ``_fields``.
 LIST_IGNORES_FIELDS = {"event"}
+# Lists Close refuses without one of their filters: the filter each is listed by here.
+LIST_NEEDS = {"sequence_subscription": ("sequence_id", "/sequence/")}
+
+
+def _list_params(spec: ResourceSpec, created: dict[str, str]) -> dict[str, str]:
+    if spec.name not in LIST_NEEDS:
+        return {}
+    param, path = LIST_NEEDS[spec.name]
+    return {param: created[path]}
 
 
 def _routes(spec: ResourceSpec) -> set[str]:
@@ -63,17 +72,18 @@ def test_every_resource_honours_its_declaration(api: Api, other: Api, spec: Reso
     if "list" in verbs:
         list_spec = ROUTES[spec.path]["GET"].list_spec
         paging = list_spec.paging if list_spec is not None else "offset"
-        page = api.ok("GET", path)
+        needs = _list_params(spec, created)
+        page = api.ok("GET", path, params=needs)
         # Close's envelopes: has_more for offset paging, cursors for the event log.
         more = {"cursor_next", "cursor_previous"} if paging == "cursor" else {"has_more"}
         assert set(page) >= {"data", *more}
         assert isinstance(page["data"], list)
-        projected = api.ok("GET", path, params={"_fields": "id"})["data"]
+        projected = api.ok("GET", path, params={**needs, "_fields": "id"})["data"]
         if spec.name not in LIST_IGNORES_FIELDS:
             assert all(set(item) <= {"id"} for item in projected)
         assert [i.get("id") for i in projected] == [i.get("id") for i in page["data"]]
         if paging == "offset":
-            first = api.ok("GET", path, params={"_limit": 1})
+            first = api.ok("GET", path, params={**needs, "_limit": 1})
             assert len(first["data"]) <= 1
             assert first["has_more"] == (len(page["data"]) > 1 or page["has_more"])
     object_id = _an_id(api, spec, created)

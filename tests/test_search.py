@@ -394,7 +394,7 @@ ERRORS = [
     ("slice:1/2 slice:2/2", "slice: given twice", 17),
     ("in:save_abc", "smart view 'save_abc' does not exist", 4),
     ("email_opened:yes", "not tracked", 1),
-    ("sequence_subscription(sequence:*)", "sequences are not available", 1),
+    ("sequence_subscription(sequence:*)", "sequence subscription is not supported yet", 1),
     ("frob(x)", "unknown group 'frob'(...)", 1),
     ("has:unicorns", "has: takes one of", 5),
     ("opportunity:maybe", "status_type is one of", 13),

@@ -35,6 +35,8 @@ from crmapi.resources import (
     roles,
     saved_searches,
     send_as,
+    sequence_subscriptions,
+    sequences,
     shared_fields,
     sms_templates,
     statuses,
@@ -96,6 +98,8 @@ RESOURCES: tuple[ResourceSpec, ...] = (
     sms_templates.SPEC,
     integration_links.SPEC,
     saved_searches.SPEC,
+    sequences.SPEC,
+    sequence_subscriptions.SPEC,
     data_search.SPEC,
     *bulk_actions.SPECS.values(),
     # Before ``/export/``: its item path would read /export/lead/ as an export id.

@@ -29,16 +29,10 @@ STREAMS = {
     "task_completed_activities": "task_completed",
 }
 
-# Streams whose endpoints other helpers are building in parallel (their feature branches):
-# until those merge, these 404 and are left out of the zero-error rule. Exactly these; every
-# other discovered stream must read without an error.
-PENDING_STREAMS = frozenset(
-    {
-        "email_sequences",  # GET /sequence?_limit=1000 (sequences)
-        "email_bulk_actions",  # GET /bulk_action/email (bulk email)
-        "sequence_subscription_bulk_actions",  # GET /bulk_action/sequence_subscription
-    }
-)
+# Streams left out of the zero-error rule while their endpoints are not served: none now, so
+# every discovered stream must read without an error (kept so a new Airbyte stream can wait
+# here, named, until it is served).
+PENDING_STREAMS: frozenset[str] = frozenset()
 # The configuration streams (more.md §8) and how many records the seed org's objects make.
 CONFIG_COUNTS = {
     "roles": 5,  # the 4 built-in roles and one custom role
@@ -320,9 +314,50 @@ def config_objects(server: Server, seed_org: dict[str, Any], seeded: Any) -> dic
     return made
 
 
+NO_LEAD = {
+    "type": "and",
+    "queries": [
+        {"type": "object_type", "object_type": "lead"},
+        {
+            "type": "field_condition",
+            "field": {"type": "regular_field", "object_type": "lead", "field_name": "name"},
+            "condition": {"type": "text", "mode": "exact_value", "value": "no such lead"},
+        },
+    ],
+}
+# The sequence streams and how many records ``sequence_objects`` makes.
+SEQUENCE_COUNTS = {
+    "email_sequences": 1,
+    "email_bulk_actions": 1,
+    "sequence_subscription_bulk_actions": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def sequence_objects(server: Server, seed_org: dict[str, Any], seeded: Any) -> dict[str, str]:
+    """A sequence and one bulk email and bulk subscription job (selecting no lead, so the
+    seed org's activities stay as they are)."""
+    key = seed_org["api_key"]
+    template = {"name": "Intro", "subject": "Hi", "body": "Hello", "is_shared": True}
+    template_id = server.request("POST", "email_template/", key, template)["id"]
+    steps = [{"step_type": "email", "delay": 0, "email_template_id": template_id}]
+    body = {"name": "Outreach", "timezone": "US/Eastern", "steps": steps}
+    made = {"sequence": server.request("POST", "sequence/", key, body)["id"]}
+    email = {"template_id": template_id, "sender": "sales@seed-org.example", "s_query": NO_LEAD}
+    made["bulk_email"] = server.request("POST", "bulk_action/email/", key, email)["id"]
+    pause = {"action_type": "pause", "sequence_id": made["sequence"], "s_query": NO_LEAD}
+    made["bulk_seq"] = server.request("POST", "bulk_action/sequence_subscription/", key, pause)[
+        "id"
+    ]
+    return made
+
+
 @pytest.fixture(scope="module")
 def full_read(
-    airbyte: Airbyte, discovered: dict[str, Any], config_objects: dict[str, str]
+    airbyte: Airbyte,
+    discovered: dict[str, Any],
+    config_objects: dict[str, str],
+    sequence_objects: dict[str, str],
 ) -> list[dict[str, Any]]:
     # The catalog a user gets by default: every stream, full refresh (what every one supports).
     streams = [
@@ -353,6 +388,7 @@ def test_a_full_read_of_every_stream_has_no_error_but_the_pending_ones(
     (accept_tmp / "airbyte-full-read-counts.json").write_text(json.dumps(counts, indent=2))
     print("Airbyte full read, records per stream:", json.dumps(counts, sort_keys=True))
     assert {name: counts[name] for name in CONFIG_COUNTS} == CONFIG_COUNTS
+    assert {name: counts[name] for name in SEQUENCE_COUNTS} == SEQUENCE_COUNTS
     assert counts["users"] == 2
     assert counts["note_activities"] == 109
 

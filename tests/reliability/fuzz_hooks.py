@@ -65,6 +65,15 @@ STATE_DEPENDENT = re.compile(
             r"at most \d+ webhook subscriptions",
             # s_query of a bulk action (an object in the search language, docs/search.md)
             r"^Invalid query: ",
+            # a sequence's steps and sending window (object-list items and an object the
+            # declarations leave open, docs/decisions.md "Sequences"), its IANA time zone
+            r"^Step \d+: ",
+            r"^A sequence needs at least one step\.$",
+            r"^Not a valid schedule: ",
+            r"^Unknown time zone: ",
+            # a subscription list names a sequence, a contact or a lead; one run per contact
+            r"^Filter the subscriptions by at least one of ",
+            r"is already subscribed to this sequence",
             # a rule between a smart view's fields (its type decides whether a text query fits)
             r"^The text query applies to [a-z, ]+ views; use s_query\.$",
         ]

@@ -78,6 +78,22 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
     },
     "/saved_search/": lambda r: {"name": "Tenant A view", "s_query": {"query": _NOTHING}},
     "/bulk_action/delete/": lambda r: {"bulk_object_type": "call", "s_query": _NOTHING},
+    "/bulk_action/email/": lambda r: {
+        "template_id": r.get("email_template_id"),
+        "sender": "sales@example.com",
+        "s_query": _NOTHING,
+    },
+    "/bulk_action/sequence_subscription/": lambda r: {"action_type": "pause", "s_query": _NOTHING},
+    # A call step needs no template; the subscription names the contact made first.
+    "/sequence/": lambda r: {
+        "name": "Tenant A sequence",
+        "timezone": "America/Los_Angeles",
+        "steps": [{"step_type": "call", "delay": 86400}],
+    },
+    "/sequence_subscription/": lambda r: {
+        "contact_email": "ann@example.com",
+        "sender_email": "sales@example.com",
+    },
     "/activity/status_change/opportunity/": lambda r: {
         "old_status_id": _nth(r, "opportunity_statuses", 0),
         "new_status_id": _nth(r, "opportunity_statuses", 1),
@@ -106,6 +122,8 @@ FIRST = {
     "/lead/": "lead_id",
     "/contact/": "contact_id",
     "/custom_activity/": "custom_activity_type_id",
+    "/sequence/": "sequence_id",
+    "/email_template/": "email_template_id",
 }
 
 

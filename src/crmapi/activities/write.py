@@ -36,8 +36,16 @@ def contact_lead(conn: Connection, org: str, contact_id: str) -> str | None:
     return repository.contact_lead(conn, org, contact_id)
 
 
-def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[str, Any]:
-    """Validate ``body`` for ``spec``, apply its rules, store it; return the new object."""
+def create(
+    wc: WriteContext,
+    spec: ActivitySpec,
+    body: dict[str, Any],
+    system: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate ``body`` for ``spec``, apply its rules, store it; return the new object.
+
+    ``system`` holds read-only fields our own code sets (a sequence step's ``sequence_id``...),
+    never taken from a request body."""
     values = spec.fieldset(BASE_FIELDS).validate(body, creating=True, tz=wc.tz)
     wc.body = body
     if values.get("lead_id") is None and values.get("contact_id") is not None:
@@ -46,7 +54,7 @@ def create(wc: WriteContext, spec: ActivitySpec, body: dict[str, Any]) -> dict[s
     if spec.lead_required and values.get("lead_id") is None:
         raise InvalidRequest(field_errors={"lead": REQUIRED})
     check_references(wc, values)
-    full = {**spec.defaults, **values}
+    full = {**spec.defaults, **values, **(system or {})}
     full["id"] = new_id("acti")
     full["_type"] = spec.type
     full["organization_id"] = wc.org

@@ -3,17 +3,26 @@ one row a step is about to run."""
 
 from typing import Any
 
-from sqlalchemy import Column, Connection, Row, Table, select
+from sqlalchemy import Column, ColumnElement, Connection, Row, Table, select
 
 from crmapi.events.delivery import own_clocks
 
 
 def pending_on(
-    conn: Connection, table: Table, due: Column[str], org: str | None, until: str, limit: int
+    conn: Connection,
+    table: Table,
+    due: Column[str],
+    org: str | None,
+    until: str,
+    limit: int,
+    *where: ColumnElement[bool],
 ) -> list[tuple[str, str, str]]:
-    """``(org, id, due)`` of ``table``'s rows due by ``until``, earliest first: one
-    organization's, or (``org`` None) those of every organization on wall time."""
-    stmt = select(table.c.organization_id, table.c.id, due).where(due.is_not(None), due <= until)
+    """``(org, id, due)`` of ``table``'s rows due by ``until`` (and matching ``where``),
+    earliest first: one organization's, or (``org`` None) those of every organization on
+    wall time."""
+    stmt = select(table.c.organization_id, table.c.id, due).where(
+        due.is_not(None), due <= until, *where
+    )
     if org is not None:
         stmt = stmt.where(table.c.organization_id == org)
     else:

@@ -1,6 +1,7 @@
 """The kinds of due work, as declarations: what is pending up to an instant, and firing one.
 
-Sequences plug in here when they exist: a ``DueKind`` each.
+Each kind (sends, follow-ups, bulk actions, exports, sequence steps, deliveries) is a
+``DueKind``.
 """
 
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from crmapi.domain.clock import OrgClock
-from crmapi.due import bulk_actions, exports, followups, messages, webhooks
+from crmapi.due import bulk_actions, exports, followups, messages, sequences, webhooks
 from crmapi.settings import Settings
 from crmapi.storage.db import Database
 
@@ -42,6 +43,7 @@ KINDS: tuple[DueKind, ...] = (
     DueKind("email.followup", followups.pending, followups.fire),
     DueKind("bulk_action.step", bulk_actions.pending, bulk_actions.fire),
     DueKind("export.step", exports.pending, exports.fire),
+    DueKind("sequence.step", sequences.pending, sequences.fire),
     DueKind("webhook.delivery", webhooks.pending, webhooks.fire),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}

@@ -1,17 +1,19 @@
-"""Bulk actions (``/bulk_action/edit/``, ``/bulk_action/delete/``): one change applied to every
-lead a search selects (core.md §15, more.md §10).
+"""Bulk actions (``/bulk_action/edit/``, ``/delete/``, ``/email/``, ``/sequence_subscription/``):
+one change applied to every lead a search selects (core.md §15, more.md §10).
 
 A job is created ``created`` (200, as Close answers) and runs in the background as due work of
 the organization's clock (``due/bulk_actions.py``): its first step loads the selection
 (``n_leads``, ``n_objects``; ``processing``), each next step changes one batch of leads in its
 own transaction, the last one marks it ``done``. Every change goes through the same domain
-function a one-by-one request would (``leads.update_``, ``contacts.remove``...), so it writes
+function a one-by-one request would (``leads.update_``, ``contacts.remove``, an email's
+``write.create``, ``sequence_subscriptions.create``...), so it writes
 the same events and activities, each with ``meta.bulk_action_id``. The job's own events are
 ``bulk_action.<kind>`` ``created``, ``updated`` and ``completed``.
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.utils import formataddr, parseaddr
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, select
@@ -19,8 +21,9 @@ from sqlalchemy import Connection, Row, func, select
 from crmapi.activities import store, write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.context import Actor, Context
-from crmapi.domain.errors import InvalidRequest
+from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest
 from crmapi.domain.fields import Field, FieldSet
+from crmapi.events.emit import change_meta
 from crmapi.query.model import ListSpec, OrderSpec
 from crmapi.resources import (
     bulk_selection,
@@ -29,6 +32,8 @@ from crmapi.resources import (
     leads,
     opportunities,
     repository,
+    sequence_runs,
+    sequence_subscriptions,
 )
 from crmapi.resources.handlers import creating
 from crmapi.resources.spec import Operation, ResourceSpec
@@ -220,6 +225,187 @@ def _delete_count(conn: Connection, org: str, job: dict[str, Any], lead_ids: lis
     )
 
 
+# --- email -----------------------------------------------------------------------------------
+
+# contact_preference -> which addresses of a lead get the email: the first address of the
+# lead's first contact that has one; the first address of every contact; every address.
+CONTACT_PREFERENCES = ("lead", "contact", "all")
+EMAIL_FIELDS = FieldSet(
+    (
+        *COMMON.fields,
+        Field("template_id", "id", required=True, nullable=False),
+        Field("email_account_id", "id"),
+        Field("sender", "str", max_length=1000),
+        Field("contact_preference", "enum", choices=CONTACT_PREFERENCES, nullable=False),
+    )
+)
+
+
+def _sender_of(conn: Connection, user_id: str) -> str | None:
+    U = t.user
+    row = conn.execute(select(U.c.email, U.c.first_name, U.c.last_name).where(U.c.id == user_id))
+    found = row.first()
+    if found is None:
+        return None
+    name = " ".join(part for part in (found.first_name, found.last_name) if part)
+    return formataddr((name, found.email)) if name else str(found.email)
+
+
+def _email_values(conn: Connection, ctx: Actor, values: dict[str, Any]) -> dict[str, Any]:
+    template = values["template_id"]
+    if not repository.exists(conn, t.email_template, ctx.org, template):
+        raise InvalidRequest(field_errors={"template_id": DOES_NOT_EXIST})
+    sender = values.get("sender") or _sender_of(conn, ctx.user_id)
+    if sender is None or "@" not in parseaddr(sender)[1]:
+        raise InvalidRequest(field_errors={"sender": "Enter a valid email address."})
+    return {
+        "template_id": template,
+        "email_account_id": values.get("email_account_id"),
+        "sender": sender,
+        "contact_preference": values.get("contact_preference") or "lead",
+    }
+
+
+def _recipients(conn: Connection, org: str, lead_id: str, preference: str) -> list[tuple[str, str]]:
+    """(contact id, address) pairs a lead's email goes to, by ``contact_preference``."""
+    C = t.contact
+    rows = conn.execute(
+        select(C.c.id, C.c.emails)
+        .where(C.c.organization_id == org, C.c.lead_id == lead_id)
+        .order_by(C.c.date_created, C.c.id)
+    ).all()
+    out = []
+    for row in rows:
+        addresses = [e["email"] for e in row.emails or [] if isinstance(e, dict) and e.get("email")]
+        out += [
+            (str(row.id), str(a)) for a in (addresses if preference == "all" else addresses[:1])
+        ]
+    return out[:1] if preference == "lead" else out
+
+
+def _email_lead(conn: Connection, ctx: Actor, job: dict[str, Any], lead_id: str) -> int:
+    wc = write.write_context(ctx, conn)
+    sent = _recipients(conn, ctx.org, lead_id, job["contact_preference"])
+    tag = {"bulk_email_action_id": getattr(ctx, "bulk_action_id", None)}
+    for contact_id, address in sent:
+        body = {
+            "lead_id": lead_id,
+            "contact_id": contact_id,
+            "status": "outbox",
+            "sender": job["sender"],
+            "to": [address],
+            "template_id": job["template_id"],
+            "email_account_id": job.get("email_account_id"),
+        }
+        write.create(wc, BY_TYPE["Email"], body, tag)
+    return len(sent)
+
+
+def _email_count(conn: Connection, org: str, job: dict[str, Any], lead_ids: list[str]) -> int:
+    return sum(len(_recipients(conn, org, i, job["contact_preference"])) for i in lead_ids)
+
+
+# --- sequence subscriptions -------------------------------------------------------------------
+
+# action_type -> (the subscription statuses it reaches, what they become); ``subscribe``
+# makes subscriptions instead. Close's enum also has ``resume_finished`` and ``reassign``:
+# refused by name (crmapi has no way to restart a finished run or reassign its calls).
+SUBSCRIPTION_ACTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "subscribe": ((), {}),
+    "pause": (("active",), {"status": "paused", "status_reason": "bulk-action"}),
+    "resume": (("paused",), {"status": "active", "status_reason": None}),
+}
+SUBSCRIPTION_FIELDS = FieldSet(
+    (
+        *COMMON.fields,
+        Field("action_type", "enum", choices=tuple(SUBSCRIPTION_ACTIONS), required=True,
+              nullable=False),
+        Field("sequence_id", "id"),
+        Field("sender_account_id", "id"),
+        Field("sender_name", "str", max_length=255),
+        Field("sender_email", "str", max_length=254),
+        Field("contact_preference", "enum", choices=("lead", "contact"), nullable=False),
+        Field("calls_assigned_to", "str_list", max_items=100, nullable=False),
+        Field("from_phone_number_id", "id"),
+    )
+)  # fmt: skip
+SUBSCRIBE_NEEDS = ("sequence_id", "sender_account_id", "sender_name", "sender_email")
+
+
+def _subscription_values(conn: Connection, ctx: Actor, values: dict[str, Any]) -> dict[str, Any]:
+    action = values["action_type"]
+    sequence = values.get("sequence_id")
+    if action == "subscribe":
+        missing = {k: "This field is required." for k in SUBSCRIBE_NEEDS if not values.get(k)}
+        if missing:
+            raise InvalidRequest(field_errors=missing)
+    if sequence and not repository.exists(conn, t.sequence, ctx.org, sequence):
+        raise InvalidRequest(field_errors={"sequence_id": DOES_NOT_EXIST})
+    for user_id in values.get("calls_assigned_to") or []:
+        if not repository.is_member(conn, ctx.org, user_id):
+            raise InvalidRequest(field_errors={"calls_assigned_to": DOES_NOT_EXIST})
+    keys = (*SUBSCRIBE_NEEDS, "calls_assigned_to", "from_phone_number_id")
+    return {
+        "action_type": action,
+        **{k: values.get(k) for k in keys},
+        "contact_preference": values.get("contact_preference") or "lead",
+    }
+
+
+def _runs(conn: Connection, org: str, job: dict[str, Any], lead_ids: list[str]) -> list[str]:
+    S = sequence_runs.S
+    statuses, _ = SUBSCRIPTION_ACTIONS[job["action_type"]]
+    scope = [S.c.organization_id == org, S.c.lead_id.in_(lead_ids), S.c.status.in_(statuses)]
+    if job.get("sequence_id"):
+        scope.append(S.c.sequence_id == job["sequence_id"])
+    return [str(r[0]) for r in conn.execute(select(S.c.id).where(*scope).order_by(S.c.id))]
+
+
+def _to_subscribe(conn: Connection, org: str, job: dict[str, Any], lead_id: str) -> list[Any]:
+    """(contact id, address) of the lead's contacts not already running through the sequence."""
+    S = sequence_runs.S
+    running = {
+        str(r[0])
+        for r in conn.execute(
+            select(S.c.contact_id).where(
+                S.c.organization_id == org,
+                S.c.lead_id == lead_id,
+                S.c.sequence_id == job["sequence_id"],
+                S.c.status.in_(("active", "paused")),
+            )
+        )
+    }
+    pairs = _recipients(conn, org, lead_id, job["contact_preference"])
+    return [pair for pair in pairs if pair[0] not in running]
+
+
+def _subscription_lead(conn: Connection, ctx: Actor, job: dict[str, Any], lead_id: str) -> int:
+    if job["action_type"] != "subscribe":
+        _, values = SUBSCRIPTION_ACTIONS[job["action_type"]]
+        runs = _runs(conn, ctx.org, job, [lead_id])
+        for sub_id in runs:
+            sequence_runs.change(conn, ctx.principal, sub_id, values, change_meta(ctx))
+        return len(runs)
+    pairs = _to_subscribe(conn, ctx.org, job, lead_id)
+    for contact_id, address in pairs:
+        body = {
+            **{k: job[k] for k in SUBSCRIBE_NEEDS},
+            "contact_id": contact_id,
+            "contact_email": address,
+            "calls_assigned_to": list(job.get("calls_assigned_to") or []),
+        }
+        sequence_subscriptions.create(conn, ctx, body)
+    return len(pairs)
+
+
+def _subscription_count(
+    conn: Connection, org: str, job: dict[str, Any], lead_ids: list[str]
+) -> int:
+    if job["action_type"] == "subscribe":
+        return sum(len(_to_subscribe(conn, org, job, i)) for i in lead_ids)
+    return sum(len(_runs(conn, org, job, chunk)) for chunk in _chunks(lead_ids))
+
+
 # --- the kinds -------------------------------------------------------------------------------
 
 
@@ -252,6 +438,33 @@ KINDS: dict[str, Kind] = {
         _delete_lead,
         _delete_count,
         ("bulk_object_type",),
+    ),
+    "email": Kind(
+        "email",
+        "bulkemail",
+        EMAIL_FIELDS,
+        _email_values,
+        _email_lead,
+        _email_count,
+        ("template_id", "email_account_id", "sender", "contact_preference"),
+    ),
+    "sequence_subscription": Kind(
+        "sequence_subscription",
+        "bulkseqsub",
+        SUBSCRIPTION_FIELDS,
+        _subscription_values,
+        _subscription_lead,
+        _subscription_count,
+        (
+            "action_type",
+            "sequence_id",
+            "sender_account_id",
+            "sender_name",
+            "sender_email",
+            "contact_preference",
+            "calls_assigned_to",
+            "from_phone_number_id",
+        ),
     ),
 }
 
@@ -392,7 +605,7 @@ def _spec(kind: Kind) -> ResourceSpec:
     return ResourceSpec(
         name=f"bulk_action_{kind.name}",
         path=f"/bulk_action/{kind.name}/",
-        model=f"Bulk{kind.name.capitalize()}Action",
+        model="Bulk" + "".join(part.capitalize() for part in kind.name.split("_")) + "Action",
         table=B,
         id_prefix=kind.prefix,
         where=(B.c.kind == kind.name,),

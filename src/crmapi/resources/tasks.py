@@ -68,7 +68,11 @@ TASK_TYPES = (
 VIEWS = ("inbox", "future", "archive")
 # Fields a task of a system type carries beyond the common ones (core.md §5.2), kept in
 # ``data``; and what it is about (``object_type``, the key of ``data`` holding its id).
-TYPE_FIELDS: dict[str, tuple[str, ...]] = {"email_followup": ("email_id", "body_preview")}
+TYPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "email_followup": ("email_id", "body_preview"),
+    # A call step of a sequence makes one; null on the ones a user makes.
+    "outgoing_call": ("sequence_id", "sequence_name", "sequence_subscription_id"),
+}
 ABOUT: dict[str, tuple[str, str]] = {"email_followup": ("emailthread", "thread_id")}
 MIDNIGHT = "T00:00:00.000000+00:00"
 
@@ -255,8 +259,8 @@ def render_rows(
 
 
 def _type_fields(r: Row[Any]) -> dict[str, Any]:
-    """The type's own fields and its related object: none for lead and outgoing-call tasks
-    (current Close docs)."""
+    """The type's own fields and its related object: none for lead tasks (current Close
+    docs); outgoing-call tasks carry the sequence a call step made them for."""
     data = r.data or {}
     about = ABOUT.get(r.type)
     return {

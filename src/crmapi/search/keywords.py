@@ -392,7 +392,7 @@ SCOPES: dict[str, Scope] = {
 UNSUPPORTED = {
     "recipient": "email recipients are not searchable yet",
     "email_opened": "email opens are not tracked by this server",
-    "sequence_subscription": "sequences are not available yet",
-    "sequence": "sequences are not available yet",
+    "sequence_subscription": "searching by sequence subscription is not supported yet",
+    "sequence": "searching by sequence is not supported yet",
     "notifications": "notifications are not tracked by this server",
 }

@@ -750,3 +750,44 @@ listing_version = Table(
     Column("version", BigInteger, nullable=False),
     PrimaryKeyConstraint("organization_id", "listing"),
 )
+
+# --- sequences ---
+# Sequences (/sequence/): an ordered list of steps (stored whole in ``steps``, each with its own
+# ``seqstep_`` id) and the sending window. Subscriptions (/sequence_subscription/): one contact
+# running through one sequence; ``step_index`` is the next step to run, ``due_at`` when (the
+# clock's due work, due/sequences.py), null once nothing is left to run.
+sequence = Table(
+    "sequence",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("steps", Json, nullable=False),
+    Column("data", Json, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "date_created", "id"),
+)
+sequence_subscription = Table(
+    "sequence_subscription",
+    metadata,
+    _id(),
+    _org(),
+    Column("sequence_id", ID, nullable=False),
+    Column("lead_id", ID, nullable=False),
+    Column("contact_id", ID, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", String(64)),
+    Column("step_index", Integer, nullable=False),
+    Column("due_at", TS),
+    Column("data", Json, nullable=False),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    _lead_fk("sequence_subscription"),
+    Index(None, "organization_id", "sequence_id", "date_created", "id"),
+    Index(None, "organization_id", "contact_id"),
+    Index(None, "organization_id", "lead_id"),
+    Index(None, "due_at"),
+)

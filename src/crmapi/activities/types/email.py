@@ -31,7 +31,7 @@ from crmapi.activities.types._shared import (
 )
 from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest
 from crmapi.domain.fields import Field, FieldError, coerce
-from crmapi.resources import template_render
+from crmapi.resources import sequence_runs, template_render
 from crmapi.storage import tables as t
 from crmapi.util import richtext
 
@@ -195,9 +195,12 @@ def prepare(
 
 
 def after_write(wc: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
-    """The thread follows its latest email; it goes when its last email is deleted."""
+    """The thread follows its latest email; it goes when its last email is deleted. A new
+    incoming email is a reply that pauses the sequences its sender is running through."""
     obj = after or before or {}
     emailthread.touch(wc, obj.get("thread_id"))
+    if before is None and after is not None:
+        sequence_runs.pause_on_reply(wc.conn, wc.principal, after, wc.meta)
 
 
 def sample(gen: samples.Sampler, lead_id: str, when: datetime) -> list[Any]:

@@ -15,7 +15,7 @@ from crmapi.activities.types._shared import (
     readonly,
 )
 from crmapi.domain.fields import Field
-from crmapi.resources import template_render
+from crmapi.resources import sequence_runs, template_render
 from crmapi.util import phones
 
 
@@ -40,6 +40,12 @@ def prepare(
         if f"{side}_phone" in sent:
             _phone(obj, side)
     apply_status(wc, obj, sent, existing)
+
+
+def after_write(wc: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+    """A new received SMS is a reply that pauses the sequences its sender runs through."""
+    if before is None and after is not None:
+        sequence_runs.pause_on_text(wc.conn, wc.principal, after, wc.meta)
 
 
 def sample(gen: Sampler, lead_id: str, when: datetime) -> list[Any]:
@@ -95,6 +101,7 @@ SPEC = ActivitySpec(
     ),
     extra_actions=sent_action,
     prepare=prepare,
+    after_write=after_write,
     docs="https://developer.close.com/api/resources/activities/sms",
     sample=sample,
     sample_weight=8,  # percent of a seeded feed
