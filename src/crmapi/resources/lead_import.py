@@ -111,8 +111,10 @@ class Importer:
         ]
 
     def custom(self, object_type: str, obj: Doc, by_name: dict[str, Any] | None) -> Doc:
-        """The ``custom.<id>`` keys this organization's fields accept."""
-        defs = custom_values.definitions(self.conn, self.org, object_type)
+        """The ``custom.<id>`` keys this organization's fields accept (an activity's: those of
+        its custom activity type, when it has one)."""
+        kind = obj.get("custom_activity_type_id") if object_type == "activity" else None
+        defs = custom_values.definitions(self.conn, self.org, object_type, kind)
         prefix = custom_values.PREFIX
         out = {k: v for k, v in obj.items() if k.startswith(prefix) and k[len(prefix) :] in defs}
         names = {d.name: d.id for d in defs.values()}

@@ -715,3 +715,14 @@ export_file = Table(
     Column("content", Text, nullable=False),
     PrimaryKeyConstraint("organization_id", "export_id"),
 )
+# ``crmapi import --from``: where an import of one source into one organization stands
+# (``state``: the watermark of the last finished run and each resource's resume offset).
+mirror_checkpoint = Table(
+    "mirror_checkpoint",
+    metadata,
+    _org(),
+    Column("source", String(512), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("date_updated", TS, nullable=False),
+    PrimaryKeyConstraint("organization_id", "source"),
+)
