@@ -311,10 +311,10 @@ def _child(table: Table, kind: str, write_one: Callable[[Importer, str, Doc], No
 def _meeting(imp: Importer, lead_id: str, doc: Doc) -> None:
     """Close has no API create for a meeting: it is written as a calendar sync writes it
     (``meeting.add_meeting``, the path of ``crmapi meeting add``)."""
-    wc = write.write_context(imp.actor(doc.get("user_id")), imp.conn)
     emails = [a.get("email") for a in doc.get("attendees") or [] if isinstance(a, dict)]
     with _at(doc.get("date_created")), ids.given(*imp.fresh(t.activity, doc.get("id"))), \
             _refused_as_invalid():
+        wc = write.write_context(imp.actor(doc.get("user_id")), imp.conn)  # its clock: frozen
         meeting.add_meeting(
             wc, lead_id=lead_id, title=str(doc.get("title") or ""),
             starts_at=str(doc.get("starts_at")), ends_at=str(doc.get("ends_at")),
