@@ -34,8 +34,9 @@ def _port() -> int:
 
 
 def _crmapi(env: dict[str, str], *args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "crmapi", *args], env=env, check=True,
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "crmapi", *args], env=env, check=True, capture_output=True, text=True
+    )
     found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return found
 
@@ -53,13 +54,25 @@ def _page_rate(base: str, key: str) -> tuple[int, float]:
 
 def measure(activities: int, workdir: Path) -> dict[str, Any]:
     source_env = {**os.environ, "CRMAPI_DATABASE_URL": f"sqlite:///{workdir / 'source.db'}"}
-    seeded = _crmapi(source_env, "seed", "--leads", str(max(activities // 50, 1)),
-                     "--activities", str(activities), "--users", "4", "--quiet")  # fmt: skip
+    seeded = _crmapi(
+        source_env,
+        "seed",
+        "--leads",
+        str(max(activities // 50, 1)),
+        "--activities",
+        str(activities),
+        "--users",
+        "4",
+        "--quiet",
+    )
     org = seeded["organizations"][0]
     port = _port()
-    server = subprocess.Popen([sys.executable, "-m", "crmapi", "serve", "--port", str(port)],
-                              env=source_env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "crmapi", "serve", "--port", str(port)],
+        env=source_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}/api/v1/"
     try:
         for _ in range(120):
@@ -72,8 +85,9 @@ def measure(activities: int, workdir: Path) -> dict[str, Any]:
         target_env = {**os.environ, "CRMAPI_DATABASE_URL": f"sqlite:///{workdir / 'target.db'}"}
         cpu = os.times()
         started = time.perf_counter()
-        report = _crmapi(target_env, "import", "--quiet", "--from", base,
-                         "--api-key", org["api_key"])  # fmt: skip
+        report = _crmapi(
+            target_env, "import", "--quiet", "--from", base, "--api-key", org["api_key"]
+        )
         seconds = time.perf_counter() - started
         child_cpu = os.times().children_user - cpu.children_user
     finally:
@@ -93,6 +107,12 @@ def measure(activities: int, workdir: Path) -> dict[str, Any]:
     }
 
 
+def _row(label: str, result: dict[str, Any], side: str) -> str:
+    n = result["activities"] if side == "source" else result["imported_activities"]
+    seconds = result["source_page_seconds" if side == "source" else "import_seconds"]
+    return f"| {label} | {n} | {seconds} | {result[f'{side}_activities_per_second']} |"
+
+
 def _section(result: dict[str, Any]) -> str:
     today = datetime.date.today().isoformat()
     return f"""{BEGIN}
@@ -100,16 +120,16 @@ def _section(result: dict[str, Any]) -> str:
 
 {today}, {platform.machine()}, Python {platform.python_version()}, SQLite source (`crmapi
 seed`) and SQLite target on one machine, shared and loaded by other work (2 cores): the
-numbers are lower bounds. `bench/mirror.py --activities {result['activities']}`.
+numbers are lower bounds. `bench/mirror.py --activities {result["activities"]}`.
 
 | | activities | seconds | activities/s |
 |---|---:|---:|---:|
-| source pages `/activity/` (the ceiling) | {result['activities']} | {result['source_page_seconds']} | {result['source_activities_per_second']} |
-| `crmapi import --from` (whole organization) | {result['imported_activities']} | {result['import_seconds']} | {result['import_activities_per_second']} |
+{_row("source pages `/activity/` (the ceiling)", result, "source")}
+{_row("`crmapi import --from` (whole organization)", result, "import")}
 
-The import runs at {result['ratio_to_ceiling']:.1%} of the source's page rate: it is bound by
+The import runs at {result["ratio_to_ceiling"]:.1%} of the source's page rate: it is bound by
 the write path, not the reading: every activity goes through `activities.write.create` (its
-validation, the event and its savepoint), as a client's POST does ({result['source_requests']}
+validation, the event and its savepoint), as a client's POST does ({result["source_requests"]}
 requests to the source in all).
 {END}"""
 
@@ -126,7 +146,7 @@ def main() -> None:
         text = args.out.read_text()
         section = _section(result)
         if BEGIN in text:
-            text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+            text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
         else:
             text = text.rstrip() + "\n\n" + section + "\n"
         args.out.write_text(text)

@@ -6,7 +6,7 @@ processes on different backends, through Close's public endpoints, and compared 
 import json
 import os
 import random
-import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,19 +28,41 @@ from tests.acceptance.harness import free_port
 pytestmark = [pytest.mark.xdist_group("mirror"), pytest.mark.timeout(900)]
 
 # Every list endpoint the mirror copies into, read whole on both sides.
-LISTS = ("user/", "status/lead/", "status/opportunity/", "pipeline/", "custom_activity/",
-         "custom_field/lead/", "custom_field/contact/", "custom_field/opportunity/",
-         "custom_field/activity/", "lead/", "contact/", "opportunity/", "task/", "activity/",
-         "outcome/", "email_template/", "sms_template/", "saved_search/")  # fmt: skip
+LISTS = (
+    "user/",
+    "status/lead/",
+    "status/opportunity/",
+    "pipeline/",
+    "custom_activity/",
+    "custom_field/lead/",
+    "custom_field/contact/",
+    "custom_field/opportunity/",
+    "custom_field/activity/",
+    "lead/",
+    "contact/",
+    "opportunity/",
+    "task/",
+    "activity/",
+    "outcome/",
+    "email_template/",
+    "sms_template/",
+    "saved_search/",
+)
 # Activities no public endpoint writes (the system writes them from what happened: a form
 # submitted, two leads merged): not copied (docs/decisions.md "Mirror").
 UNWRITABLE = {"FormSubmission", "LeadMerge"}
 # What the write path derives again instead of taking it from the body (the demo's seeder
 # stored these without deriving them): an email's thread, phone formatting, the WhatsApp
 # integration's name, a posted opportunity status change's formatted value.
-DERIVED = ("thread_id", "opportunity_value_formatted", "local_country_iso",
-           "local_phone_formatted", "remote_country_iso", "remote_phone_formatted",
-           "integration_name")  # fmt: skip
+DERIVED = (
+    "thread_id",
+    "opportunity_value_formatted",
+    "local_country_iso",
+    "local_phone_formatted",
+    "remote_country_iso",
+    "remote_phone_formatted",
+    "integration_name",
+)
 
 
 @dataclass
@@ -61,9 +83,14 @@ class Node:
         return f"http://127.0.0.1:{self.port}/api/v1/"
 
     def cli(self, *args: str, timeout: float = 300) -> dict[str, Any]:
-        done = subprocess.run([sys.executable, "-m", "crmapi", *args], env=self.env(),
-                              capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "crmapi", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         assert done.returncode == 0, done.stderr[-4000:]
         found: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         return found
@@ -75,8 +102,11 @@ class Node:
         log = open(self.workdir / "serve.log", "wb")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "crmapi", "serve", "--port", str(self.port), *args],
-            env=self.env(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         log.close()
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -101,8 +131,9 @@ class Node:
 
 def call(node: Node, key: str, method: str, path: str, body: Any = None) -> Any:
     auth = "Basic " + b64encode(f"{key}:".encode()).decode()
-    response = httpx.request(method, node.base + path, json=body, timeout=30,
-                             headers={"Authorization": auth})  # fmt: skip
+    response = httpx.request(
+        method, node.base + path, json=body, timeout=30, headers={"Authorization": auth}
+    )
     assert response.status_code < 300, response.text
     return response.json()
 
@@ -122,9 +153,21 @@ def everything(node: Node, key: str, path: str) -> list[Any]:
 # merge moves the merged lead's Created to the surviving lead); a meeting is written as a
 # calendar sync writes it (no creator, its organizer among its users, its status as of its
 # write; the demo seeder stored others).
-AUTHOR = ("created_by", "created_by_name", "updated_by", "updated_by_name", "user_id",
-          "user_name", "date_created", "date_updated", "activity_at")  # fmt: skip
-DERIVED_BY_TYPE = {"Created": AUTHOR, "Meeting": ("created_by", "created_by_name", "users", "status")}
+AUTHOR = (
+    "created_by",
+    "created_by_name",
+    "updated_by",
+    "updated_by_name",
+    "user_id",
+    "user_name",
+    "date_created",
+    "date_updated",
+    "activity_at",
+)
+DERIVED_BY_TYPE = {
+    "Created": AUTHOR,
+    "Meeting": ("created_by", "created_by_name", "users", "status"),
+}
 
 
 def comparable(path: str, items: list[Any], merged: set[str]) -> list[Any]:
@@ -145,28 +188,50 @@ def assert_same(source: Node, skey: str, target: Node, tkey: str) -> dict[str, i
         ids = [o.get("id") for o in got]
         assert len(ids) == len(set(ids)), f"{path}: duplicated objects"
         merged = {a["lead_id"] for a in want if a.get("_type") == "LeadMerge"}
-        assert comparable(path, got, merged) == comparable(path, want, merged), _diff(path, got, want)
+        assert comparable(path, got, merged) == comparable(path, want, merged), _diff(
+            path, got, want
+        )
         counts[path] = len(want)
     return counts
 
 
 def _diff(path: str, got: list[Any], want: list[Any]) -> str:
     g, w = {o.get("id"): o for o in got}, {o.get("id"): o for o in want}
-    keys = {(w[i].get("_type"), k) for i in g.keys() & w.keys()
-            for k in g[i].keys() | w[i].keys() if g[i].get(k) != w[i].get(k)}  # fmt: skip
+    keys = {
+        (w[i].get("_type"), k)
+        for i in g.keys() & w.keys()
+        for k in g[i].keys() | w[i].keys()
+        if g[i].get(k) != w[i].get(k)
+    }
     missing = sorted({str(w[i].get("_type")) for i in w.keys() - g.keys()})
-    return f"{path}: keys differ {sorted(keys, key=str)[:20]}; missing {missing}; extra {len(g.keys() - w.keys())}"
+    extra = len(g.keys() - w.keys())
+    return f"{path}: keys differ {sorted(keys, key=str)[:20]}; missing {missing}; extra {extra}"
 
 
 def import_argv(source: Node, key: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "crmapi", "import", "--quiet", "--from", source.base,
-            "--api-key", key, *extra]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "crmapi",
+        "import",
+        "--quiet",
+        "--from",
+        source.base,
+        "--api-key",
+        key,
+        *extra,
+    ]
 
 
 def run_import(source: Node, skey: str, target: Node, *extra: str) -> dict[str, Any]:
-    done = subprocess.run(import_argv(source, skey, *extra), env=target.env(),
-                          capture_output=True, text=True, timeout=600,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    done = subprocess.run(
+        import_argv(source, skey, *extra),
+        env=target.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr[-4000:]
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
@@ -211,8 +276,9 @@ DIRECTIONS = [("sqlite", "postgres"), ("postgres", "sqlite")]
 
 
 @pytest.fixture(scope="module", params=DIRECTIONS, ids=["sqlite-to-postgres", "postgres-to-sqlite"])
-def pair(request: pytest.FixtureRequest, pg_base: str, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[tuple[Source, str]]:  # fmt: skip
+def pair(
+    request: pytest.FixtureRequest, pg_base: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Source, str]]:
     here = tmp_path_factory.mktemp("mirror")
     source = start_source(request.param[0], pg_base, here / "source")
     try:
@@ -239,19 +305,31 @@ def test_round_trip_then_incremental(
     target.start()
     try:
         counts = assert_same(source.node, source.key, target, first["api_key"])
-        assert counts["lead/"] > 0 and counts["activity/"] > 0
+        assert counts["lead/"] > 0
+        assert counts["activity/"] > 0
         # Incremental: 5 leads changed and 3 activities added on the source.
         leads = everything(source.node, source.key, "lead/")[:5]
         for lead in leads:
-            call(source.node, source.key, "PUT", f"lead/{lead['id']}/",
-                 {"description": f"changed {lead['id'][-4:]}"})  # fmt: skip
+            call(
+                source.node,
+                source.key,
+                "PUT",
+                f"lead/{lead['id']}/",
+                {"description": f"changed {lead['id'][-4:]}"},
+            )
         for lead in leads[:3]:
-            call(source.node, source.key, "POST", "activity/note/",
-                 {"lead_id": lead["id"], "note": "added after the first import"})  # fmt: skip
+            call(
+                source.node,
+                source.key,
+                "POST",
+                "activity/note/",
+                {"lead_id": lead["id"], "note": "added after the first import"},
+            )
         second = run_import(source.node, source.key, target, "--org", source.org)
         assert second["read"]["activities"] == 3, second["read"]
         assert second["read"]["leads"] == 5, second["read"]
-        assert second["leads"] == 0 and second["objects"].get("Note") == 3, second
+        assert second["leads"] == 0, second
+        assert second["objects"].get("Note") == 3, second
         assert_same(source.node, source.key, target, first["api_key"])
     finally:
         target.stop()
@@ -259,13 +337,12 @@ def test_round_trip_then_incremental(
 
 def sqlite_copy(source: Source, workdir: Path, **env: str) -> Source:
     """The SQLite source's database copied (online backup) to serve it again, differently."""
-    import sqlite3  # noqa: PLC0415 - only this helper reads a database file directly
-
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / "crmapi.db"
-    with sqlite3.connect(source.node.url.removeprefix("sqlite:///")) as src, sqlite3.connect(
-        path
-    ) as dst:
+    with (
+        sqlite3.connect(source.node.url.removeprefix("sqlite:///")) as src,
+        sqlite3.connect(path) as dst,
+    ):
         src.backup(dst)
     node = Node(f"sqlite:///{path}", workdir, dict(env))
     node.start()
@@ -281,9 +358,12 @@ def test_a_killed_import_resumes_without_duplicates_or_gaps(
     target = fresh_target(kind, pg_base, tmp_path / "target")
     rng = random.Random(19)
     for _ in range(3):
-        running = subprocess.Popen(import_argv(source.node, source.key, *_org(target, source)),
-                                   env=target.env(), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        running = subprocess.Popen(
+            import_argv(source.node, source.key, *_org(target, source)),
+            env=target.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(3, 10))
         assert running.poll() is None, "the import finished before it could be killed"
         running.kill()  # by PID: the import this test started
@@ -302,9 +382,10 @@ def _org(target: Node, source: Source) -> list[str]:
     engine = create_engine(target.url)
     try:
         with engine.connect() as conn:
-            found = conn.execute(text("SELECT id FROM organization WHERE id = :i"),
-                                 {"i": source.org}).first()  # fmt: skip
-    except Exception:  # noqa: BLE001 - no schema yet: the first run migrates it
+            found = conn.execute(
+                text("SELECT id FROM organization WHERE id = :i"), {"i": source.org}
+            ).first()
+    except Exception:  # no schema yet: the first run migrates it
         found = None
     finally:
         engine.dispose()
@@ -323,8 +404,9 @@ def test_a_throttled_failing_source_is_copied_whole(
     source, kind = pair
     if kind != "postgres":
         pytest.skip("one direction is enough: politeness is the client's, not the backend's")
-    hostile = sqlite_copy(source, tmp_path / "hostile", CRMAPI_RATE_LIMIT_PER_KEY="5",
-                          CRMAPI_RATE_LIMIT_WINDOW="1")  # fmt: skip
+    hostile = sqlite_copy(
+        source, tmp_path / "hostile", CRMAPI_RATE_LIMIT_PER_KEY="5", CRMAPI_RATE_LIMIT_WINDOW="1"
+    )
     target = fresh_target(kind, pg_base, tmp_path / "target")
     try:
         obs = Observe(f"http://127.0.0.1:{hostile.node.port}", source.key, source.org)

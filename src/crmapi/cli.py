@@ -244,8 +244,12 @@ def meeting_add(
     type=click.Path(exists=True, dir_okay=False),
     help="A Close lead export: JSON (type leads), gzipped or not.",
 )
-@click.option("--from", "source_url", default=None,
-              help="A Close-compatible API to copy, e.g. https://api.close.com/api/v1/.")  # fmt: skip
+@click.option(
+    "--from",
+    "source_url",
+    default=None,
+    help="A Close-compatible API to copy, e.g. https://api.close.com/api/v1/.",
+)
 @click.option("--api-key", default=None, help="The source's API key (with --from).")
 @click.option("--since", default=None, help="With --from: read only what changed after (ISO).")
 @click.option("--org", "org_id", default=None, help="Default: a new organization.")

@@ -99,7 +99,9 @@ class Importer:
     def given(self, table: Table, object_id: Any) -> list[str]:
         """The object's own id and its system activities' ids, where they are new here."""
         kept = self.fresh(table, object_id)
-        return kept + self.fresh(t.activity, *self.system_ids.get(str(object_id), ())) if kept else []
+        return (
+            kept + self.fresh(t.activity, *self.system_ids.get(str(object_id), ())) if kept else []
+        )
 
     def actor(self, user: Any) -> Context:
         who = user if user in self.members else self.user_id

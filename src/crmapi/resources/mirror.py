@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Table, delete, insert, select
 from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.activities.types import meeting
-from crmapi.domain.context import Context, Principal
+from crmapi.domain.context import Principal
 from crmapi.domain.errors import InvalidRequest
 from crmapi.resources import (
     accounts,
@@ -67,9 +67,7 @@ class Checkpoint:
 
 def _load_checkpoint(conn: Connection, org: str, source: str) -> Checkpoint:
     c = t.mirror_checkpoint.c
-    raw = conn.execute(
-        select(c.state).where(c.organization_id == org, c.source == source)
-    ).scalar()
+    raw = conn.execute(select(c.state).where(c.organization_id == org, c.source == source)).scalar()
     return Checkpoint(**orjson.loads(raw)) if raw else Checkpoint()
 
 
@@ -81,6 +79,11 @@ def _save_checkpoint(conn: Connection, org: str, source: str, cp: Checkpoint) ->
             organization_id=org, source=source, state=cp.dump(), date_updated=dates.now()
         )
     )
+
+
+def _has(imp: Importer, table: Table, object_id: Any) -> bool:
+    """The organization holds this object (an id that is not a string: no)."""
+    return isinstance(object_id, str) and repository.exists(imp.conn, table, imp.org, object_id)
 
 
 @dataclass
@@ -104,8 +107,13 @@ class Mirror:
             members = frozenset(lead_import._members(conn, self.org))
             yield Importer(conn, self.org, self.user_id, members, self.report, self.system_ids)
 
-    def pages(self, name: str, path: str, params: dict[str, Any],
-              write_page: Callable[[Importer, list[Doc]], None]) -> None:  # fmt: skip
+    def pages(
+        self,
+        name: str,
+        path: str,
+        params: dict[str, Any],
+        write_page: Callable[[Importer, list[Doc]], None],
+    ) -> None:
         """Read ``path`` from this run's offset; each page and its offset in one transaction."""
         if name in self.cp.done:
             return
@@ -121,11 +129,13 @@ class Mirror:
             _save_checkpoint(conn, self.org, self.key, self.cp)
 
 
-def _config(create: Callable[..., Any], table: Table, *args: str) -> Callable[[Importer, Doc], None]:
+def _config(
+    create: Callable[..., Any], table: Table, *args: str
+) -> Callable[[Importer, Doc], None]:
     """A configuration object (status, field, template...) created with its id and dates."""
 
     def write_one(imp: Importer, doc: Doc) -> None:
-        if repository.exists(imp.conn, table, imp.org, doc.get("id")):
+        if _has(imp, table, doc.get("id")):
             return
         with _at(doc.get("date_created")), ids.given(*imp.fresh(table, doc.get("id"))):
             create(imp.conn, imp.actor(doc.get("created_by")), *args, doc)
@@ -145,7 +155,7 @@ def _lead_statuses(imp: Importer, items: list[Doc]) -> None:
     defaults are removed (so status ids answer as the source's), else matched by label."""
     empty, before = _empty(imp), [s["id"] for s in statuses.lead_statuses(imp.conn, imp.org)]
     for doc in items:
-        if repository.exists(imp.conn, t.lead_status, imp.org, doc.get("id")) or (
+        if _has(imp, t.lead_status, doc.get("id")) or (
             not empty and statuses.lead_status_by_label(imp.conn, imp.org, str(doc.get("label")))
         ):
             continue
@@ -160,22 +170,32 @@ def _lead_statuses(imp: Importer, items: list[Doc]) -> None:
 def _pipelines(imp: Importer, items: list[Doc]) -> None:
     """Pipelines and their opportunity statuses, as lead statuses (``_lead_statuses``)."""
     empty = _empty(imp)
-    before = [(p["id"], [s["id"] for s in p["statuses"]]) for p in statuses.pipelines(imp.conn, imp.org)]
+    before = [
+        (p["id"], [s["id"] for s in p["statuses"]]) for p in statuses.pipelines(imp.conn, imp.org)
+    ]
     for doc in items:
-        wanted = [st for st in doc.get("statuses") or [] if empty or not
-                  pipelines.status_by_label(imp.conn, imp.org, str(st.get("label")), None)]  # fmt: skip
+        wanted = [
+            st
+            for st in doc.get("statuses") or []
+            if empty or not pipelines.status_by_label(imp.conn, imp.org, str(st.get("label")), None)
+        ]
         if not wanted and not empty:
             continue
-        if not repository.exists(imp.conn, t.pipeline, imp.org, doc.get("id")):
+        if not _has(imp, t.pipeline, doc.get("id")):
             with _at(doc.get("date_created")), ids.given(*imp.fresh(t.pipeline, doc.get("id"))):
                 pipelines.create_pipeline(_Call(imp, {"name": doc.get("name")}))
         for st in wanted:
-            if repository.exists(imp.conn, t.opportunity_status, imp.org, st.get("id")):
+            if _has(imp, t.opportunity_status, st.get("id")):
                 continue
             body = {**st, "pipeline_id": doc.get("id")}
-            with _at(st.get("date_created")), ids.given(*imp.fresh(t.opportunity_status, st.get("id"))):
+            with (
+                _at(st.get("date_created")),
+                ids.given(*imp.fresh(t.opportunity_status, st.get("id"))),
+            ):
                 pipelines.create_opportunity_status(_Call(imp, body))
-    kept = {d.get("id") for d in items} | {st.get("id") for d in items for st in d.get("statuses") or []}
+    kept = {d.get("id") for d in items} | {
+        st.get("id") for d in items for st in d.get("statuses") or []
+    }
     for pipeline_id, status_ids in before if empty and items else ():
         for status_id in status_ids:
             if status_id not in kept:
@@ -256,7 +276,7 @@ def _user_exists(conn: Connection, doc: Doc) -> bool:
 
 def _lead(imp: Importer, doc: Doc) -> None:
     """A new lead whole (its contacts, opportunities, open tasks); a known one updated."""
-    if not repository.exists(imp.conn, t.lead, imp.org, doc["id"]):
+    if not _has(imp, t.lead, doc["id"]):
         lead_import._lead(imp, {**doc, "activities": []})
         imp.report.leads += 1
         return
@@ -271,14 +291,17 @@ def _lead(imp: Importer, doc: Doc) -> None:
 
 
 def _contact(imp: Importer, lead_id: str, doc: Doc) -> None:
-    if not repository.exists(imp.conn, t.contact, imp.org, doc.get("id")):
+    if not _has(imp, t.contact, doc.get("id")):
         imp.attempt("contact", doc, partial(lead_import._contact, imp, lead_id, doc))
         return
     keys = ("name", "title", "emails", "phones", "urls")
     body = {k: doc[k] for k in keys if k in doc} | imp.custom("contact", doc, None)
     with _at(doc.get("date_updated")):
-        imp.attempt("contact", doc, partial(
-            contacts.update_, imp.conn, imp.actor(doc.get("updated_by")), doc["id"], body))  # fmt: skip
+        imp.attempt(
+            "contact",
+            doc,
+            partial(contacts.update_, imp.conn, imp.actor(doc.get("updated_by")), doc["id"], body),
+        )
 
 
 def _lead_dates(imp: Importer, doc: Doc) -> None:
@@ -286,21 +309,27 @@ def _lead_dates(imp: Importer, doc: Doc) -> None:
     activities, written after it, touched it later than the source's last change."""
     row = imp.conn.execute(
         select(t.lead.c.date_updated, t.lead.c.updated_by).where(
-            t.lead.c.organization_id == imp.org, t.lead.c.id == doc.get("id"))).first()  # fmt: skip
-    if row is None or (row[0], row[1]) == (doc.get("date_updated"), imp.person(doc.get("updated_by"))):
+            t.lead.c.organization_id == imp.org, t.lead.c.id == doc.get("id")
+        )
+    ).first()
+    if row is None or (row[0], row[1]) == (
+        doc.get("date_updated"),
+        imp.person(doc.get("updated_by")),
+    ):
         return
     with _at(doc.get("date_updated")):
         leads.update_(imp.conn, imp.actor(doc.get("updated_by")), doc["id"], {})
 
 
-def _child(table: Table, kind: str, write_one: Callable[[Importer, str, Doc], None]
-           ) -> Callable[[Importer, Doc], None]:  # fmt: skip
+def _child(
+    table: Table, kind: str, write_one: Callable[[Importer, str, Doc], None]
+) -> Callable[[Importer, Doc], None]:
     """An opportunity or task of a lead, written once (a lead embeds only its open tasks)."""
 
     def one(imp: Importer, doc: Doc) -> None:
         lead_id = doc.get("lead_id")
-        if repository.exists(imp.conn, table, imp.org, doc.get("id")) or not (
-            isinstance(lead_id, str) and repository.exists(imp.conn, t.lead, imp.org, lead_id)
+        if _has(imp, table, doc.get("id")) or not (
+            isinstance(lead_id, str) and _has(imp, t.lead, lead_id)
         ):
             return
         imp.attempt(kind, doc, partial(write_one, imp, lead_id, doc))
@@ -312,16 +341,23 @@ def _meeting(imp: Importer, lead_id: str, doc: Doc) -> None:
     """Close has no API create for a meeting: it is written as a calendar sync writes it
     (``meeting.add_meeting``, the path of ``crmapi meeting add``)."""
     emails = [a.get("email") for a in doc.get("attendees") or [] if isinstance(a, dict)]
-    with _at(doc.get("date_created")), ids.given(*imp.fresh(t.activity, doc.get("id"))), \
-            _refused_as_invalid():
+    with (
+        _at(doc.get("date_created")),
+        ids.given(*imp.fresh(t.activity, doc.get("id"))),
+        _refused_as_invalid(),
+    ):
         wc = write.write_context(imp.actor(doc.get("user_id")), imp.conn)  # its clock: frozen
         meeting.add_meeting(
-            wc, lead_id=lead_id, title=str(doc.get("title") or ""),
-            starts_at=str(doc.get("starts_at")), ends_at=str(doc.get("ends_at")),
+            wc,
+            lead_id=lead_id,
+            title=str(doc.get("title") or ""),
+            starts_at=str(doc.get("starts_at")),
+            ends_at=str(doc.get("ends_at")),
             attendees=[e for e in emails if isinstance(e, str)],
-            location=str(doc.get("location") or ""), note=str(doc.get("note") or ""),
+            location=str(doc.get("location") or ""),
+            note=str(doc.get("note") or ""),
             source=str(doc.get("source") or "calendar"),
-        )  # fmt: skip
+        )
 
 
 @contextmanager
@@ -346,9 +382,9 @@ def _activity(imp: Importer, doc: Doc) -> None:
     writer = SYSTEM_WRITERS.get(spec.type)
     if writer is None and "create" not in spec.verbs:
         return
-    if repository.exists(imp.conn, t.activity, imp.org, doc.get("id")):
+    if _has(imp, t.activity, doc.get("id")):
         return
-    if not repository.exists(imp.conn, t.lead, imp.org, lead_id):
+    if not _has(imp, t.lead, lead_id):
         return
     imp.attempt(spec.type, doc, partial(writer or lead_import._activity, imp, lead_id, doc))
 
@@ -362,13 +398,11 @@ def _removed(imp: Importer, event: Doc) -> None:
         spec = BY_TYPE.get(_activity_type(object_type))
         if spec is None or "delete" not in spec.verbs:
             return
-        if repository.exists(imp.conn, t.activity, imp.org, object_id):
+        if _has(imp, t.activity, object_id):
             wc = write.write_context(ctx, imp.conn)
             imp.attempt("deleted", event, partial(write.delete, wc, spec, str(object_id)))
         return
-    if table is not None and remove is not None and repository.exists(
-        imp.conn, table, imp.org, object_id
-    ):
+    if table is not None and remove is not None and _has(imp, table, object_id):
         imp.attempt("deleted", event, partial(remove, imp.conn, ctx, str(object_id)))
 
 
@@ -398,7 +432,9 @@ def _each(write_one: Callable[[Importer, Doc], None]) -> Callable[[Importer, lis
     return page
 
 
-def _oldest_first(write_one: Callable[[Importer, Doc], None]) -> Callable[[Importer, list[Doc]], None]:
+def _oldest_first(
+    write_one: Callable[[Importer, Doc], None],
+) -> Callable[[Importer, list[Doc]], None]:
     """Newest-first pages written oldest first: an email thread's first message before its
     replies."""
     each = _each(write_one)
@@ -424,34 +460,51 @@ def _created_after(since: str) -> dict[str, Any]:
 
 def _configs() -> list[Step]:
     fields = [
-        Step(f"custom_field.{kind}", f"custom_field/{kind}/",
-             _each(_config(custom_fields.create, t.custom_field, kind)))  # fmt: skip
+        Step(
+            f"custom_field.{kind}",
+            f"custom_field/{kind}/",
+            _each(_config(custom_fields.create, t.custom_field, kind)),
+        )
         for kind in CUSTOM_FIELD_TYPES
     ]
     return [
         Step("users", "user/", _each(_user)),
         Step("lead_statuses", "status/lead/", _lead_statuses),
         Step("pipelines", "pipeline/", _pipelines),
-        Step("custom_activity_types", "custom_activity/",
-             _each(_config(custom_activity_types.create, t.custom_activity_type))),  # fmt: skip
+        Step(
+            "custom_activity_types",
+            "custom_activity/",
+            _each(_config(custom_activity_types.create, t.custom_activity_type)),
+        ),
         *fields,
         Step("outcomes", "outcome/", _each(_config(outcomes.create, t.outcome))),
-        Step("email_templates", "email_template/",
-             _each(_config(email_templates.create, t.email_template))),  # fmt: skip
-        Step("sms_templates", "sms_template/", _each(_config(sms_templates.create, t.sms_template))),
-        Step("smart_views", "saved_search/",
-             _each(_config(saved_searches.create, t.saved_search))),  # fmt: skip
+        Step(
+            "email_templates",
+            "email_template/",
+            _each(_config(email_templates.create, t.email_template)),
+        ),
+        Step(
+            "sms_templates", "sms_template/", _each(_config(sms_templates.create, t.sms_template))
+        ),
+        Step("smart_views", "saved_search/", _each(_config(saved_searches.create, t.saved_search))),
     ]
 
 
 STEPS: tuple[Step, ...] = (
     *_configs(),
     Step("leads", "lead/", _oldest_first(_lead), _lead_changes),
-    Step("opportunities", "opportunity/",
-         _oldest_first(_child(t.opportunity, "opportunity", lead_import._opportunity)),
-         lambda since: {"date_updated__gte": since}),  # fmt: skip
-    Step("tasks", "task/", _oldest_first(_child(t.task, "task", lead_import._task)),
-         lambda since: {"date_updated__gte": since}),  # fmt: skip
+    Step(
+        "opportunities",
+        "opportunity/",
+        _oldest_first(_child(t.opportunity, "opportunity", lead_import._opportunity)),
+        lambda since: {"date_updated__gte": since},
+    ),
+    Step(
+        "tasks",
+        "task/",
+        _oldest_first(_child(t.task, "task", lead_import._task)),
+        lambda since: {"date_updated__gte": since},
+    ),
     Step("activities", "activity/", _oldest_first(_activity), _created_after),
     Step("lead_dates", "lead/", _each(_lead_dates), _lead_changes),
 )
@@ -481,14 +534,19 @@ def prepare(db: Database, source: Source, org: str | None, email: str) -> dict[s
     first = (me.get("organizations") or [{}])[0]
     with db.write() as conn:
         o, u = t.organization.c, t.user.c
-        kept = [i for i, c in ((first.get("id"), o.id), (me.get("id"), u.id))
-                if isinstance(i, str) and conn.execute(select(c).where(c == i)).first() is None]  # fmt: skip
+        kept = [
+            i
+            for i, c in ((first.get("id"), o.id), (me.get("id"), u.id))
+            if isinstance(i, str) and conn.execute(select(c).where(c == i)).first() is None
+        ]
         with ids.given(*kept), _at(me.get("date_created")):
             return accounts.create_organization(
-                conn, str(first.get("name") or "Imported organization"),
-                str(me.get("email") or email), first_name=me.get("first_name"),
+                conn,
+                str(first.get("name") or "Imported organization"),
+                str(me.get("email") or email),
+                first_name=me.get("first_name"),
                 last_name=me.get("last_name"),
-            )  # fmt: skip
+            )
 
 
 # What the system writes as an object is written, and the key naming that object.
@@ -507,8 +565,14 @@ def _system_ids(mirror: Mirror, since: str | None) -> None:
             mirror.progress(path.split("/")[1], len(mirror.system_ids))
 
 
-def run(db: Database, source: Source, org: str, user_id: str,
-        since: str | None = None, progress: Progress = lambda name, n: None) -> dict[str, Any]:  # fmt: skip
+def run(
+    db: Database,
+    source: Source,
+    org: str,
+    user_id: str,
+    since: str | None = None,
+    progress: Progress = lambda name, n: None,
+) -> dict[str, Any]:
     """One import run (or the rest of a killed one): every step, then the event log's
     deletes, then the watermark for the next run."""
     with db.write() as conn:
@@ -541,5 +605,10 @@ def run(db: Database, source: Source, org: str, user_id: str,
     with db.write() as conn:
         finished = Checkpoint(since=cp.started)
         _save_checkpoint(conn, org, source.base, finished)
-    return {"since": cp.since, "watermark": cp.started, "read": read, **mirror.report.as_dict(),
-            "source": source.stats.__dict__}  # fmt: skip
+    return {
+        "since": cp.since,
+        "watermark": cp.started,
+        "read": read,
+        **mirror.report.as_dict(),
+        "source": source.stats.__dict__,
+    }

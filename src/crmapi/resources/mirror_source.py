@@ -90,8 +90,9 @@ class Source:
         if found and int(found.group(1)) == 0:
             self._pause_until = time.monotonic() + float(found.group(2))
 
-    def pages(self, path: str, params: dict[str, Any] | None = None, skip: int = 0,
-              limit: int = PAGE) -> Iterator[tuple[int, list[Doc]]]:  # fmt: skip
+    def pages(
+        self, path: str, params: dict[str, Any] | None = None, skip: int = 0, limit: int = PAGE
+    ) -> Iterator[tuple[int, list[Doc]]]:
         """(offset after the page, its items) of a ``_skip``/``_limit`` list, from ``skip``."""
         while True:
             page = self.get(path, {**(params or {}), "_skip": skip, "_limit": limit})
@@ -122,4 +123,7 @@ def _reset_of(response: httpx.Response) -> float:
         reset = body["error"].get("rate_reset")
     if reset is None:
         reset = response.headers.get("retry-after", 1)
-    return max(float(reset), 0.05)
+    try:
+        return max(float(str(reset)), 0.05)
+    except ValueError:
+        return 1.0
