@@ -395,7 +395,7 @@ def _removed(imp: Importer, event: Doc) -> None:
     ctx = imp.actor(event.get("user_id"))
     table, remove = REMOVERS.get(object_type.split(".")[0], (None, None))
     if object_type.startswith("activity."):
-        spec = BY_TYPE.get(_activity_type(object_type))
+        spec = EVENT_TYPES.get(object_type)
         if spec is None or "delete" not in spec.verbs:
             return
         if _has(imp, t.activity, object_id):
@@ -406,15 +406,8 @@ def _removed(imp: Importer, event: Doc) -> None:
         imp.attempt("deleted", event, partial(remove, imp.conn, ctx, str(object_id)))
 
 
-def _activity_type(object_type: str) -> str:
-    """``activity.email`` -> ``Email`` (the event log's spelling of an activity type)."""
-    tail = object_type.split(".", 1)[1]
-    for spec in BY_TYPE.values():
-        if spec.type.lower() == tail.replace("_", ""):
-            return spec.type
-    return tail
-
-
+# The event log's name of each activity type (``activity.note``).
+EVENT_TYPES = {f"activity.{s.event_type}": s for s in BY_TYPE.values()}
 REMOVERS: dict[str, tuple[Table, Callable[..., Any]]] = {
     "lead": (t.lead, leads.remove),
     "contact": (t.contact, contacts.remove),
@@ -510,19 +503,28 @@ STEPS: tuple[Step, ...] = (
 )
 
 
+def _deleted_types() -> list[str]:
+    """The event log's object types whose deletes are done again (it filters an action by
+    one object type at a time)."""
+    kinds = [f"activity.{s.event_type}" for s in BY_TYPE.values() if "delete" in s.verbs]
+    return [*REMOVERS, *dict.fromkeys(kinds)]
+
+
 def _deletes(mirror: Mirror, since: str) -> None:
     """The source's event log since the watermark: its deletes, done again (idempotent: a
     resumed run reads them again and finds nothing left to delete)."""
-    query = {"action": "deleted", "date_updated__gte": since, "_limit": 100}
-    try:
-        for items in mirror.source.cursor_pages("event/", query):
-            with mirror.importer() as imp:
-                _each(_removed)(imp, items)
-            mirror.progress("deletes", len(items))
-    except SourceError as exc:
-        if "404" not in str(exc):
-            raise
-        mirror.report.errors.append("deletes: the source has no event log")
+    for object_type in _deleted_types():
+        query = {"action": "deleted", "object_type": object_type, "date_updated__gte": since}
+        try:
+            for items in mirror.source.cursor_pages("event/", {**query, "_limit": 100}):
+                with mirror.importer() as imp:
+                    _each(_removed)(imp, items)
+                mirror.progress("deletes", len(items))
+        except SourceError as exc:
+            if "404" not in str(exc):
+                raise
+            mirror.report.errors.append("deletes: the source has no event log")
+            return
 
 
 def prepare(db: Database, source: Source, org: str | None, email: str) -> dict[str, Any]:
