@@ -516,7 +516,7 @@ def _deletes(mirror: Mirror, since: str) -> None:
     for object_type in _deleted_types():
         query = {"action": "deleted", "object_type": object_type, "date_updated__gte": since}
         try:
-            for items in mirror.source.cursor_pages("event/", {**query, "_limit": 100}):
+            for items in mirror.source.cursor_pages("event/", {**query, "_limit": 50}):
                 with mirror.importer() as imp:
                     _each(_removed)(imp, items)
                 mirror.progress("deletes", len(items))
