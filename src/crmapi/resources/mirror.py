@@ -528,27 +528,38 @@ def _deletes(mirror: Mirror, since: str) -> None:
 
 
 def prepare(db: Database, source: Source, org: str | None, email: str) -> dict[str, Any]:
-    """The target organization: ``org``, or a new one under the source's own id, name and
+    """The target organization: ``org``; or the one an earlier run from this source created
+    (a killed first run resumes into it); or a new one under the source's own id, name and
     owner (the key's user), so the copy's answers name the same organization."""
     me = source.get("me/")
     if org is not None:
         return {"organization_id": org}
     first = (me.get("organizations") or [{}])[0]
     with db.write() as conn:
-        o, u = t.organization.c, t.user.c
+        o, u, c = t.organization.c, t.user.c, t.mirror_checkpoint.c
+        earlier = conn.execute(
+            select(c.organization_id).where(
+                c.organization_id == first.get("id"), c.source == source.base
+            )
+        ).scalar()
+        if earlier is not None:
+            return {"organization_id": earlier}
         kept = [
             i
-            for i, c in ((first.get("id"), o.id), (me.get("id"), u.id))
-            if isinstance(i, str) and conn.execute(select(c).where(c == i)).first() is None
+            for i, col in ((first.get("id"), o.id), (me.get("id"), u.id))
+            if isinstance(i, str) and conn.execute(select(col).where(col == i)).first() is None
         ]
         with ids.given(*kept), _at(me.get("date_created")):
-            return accounts.create_organization(
+            created = accounts.create_organization(
                 conn,
                 str(first.get("name") or "Imported organization"),
                 str(me.get("email") or email),
                 first_name=me.get("first_name"),
                 last_name=me.get("last_name"),
             )
+        # In the same transaction: a run killed right after still finds its organization.
+        _save_checkpoint(conn, created["organization_id"], source.base, Checkpoint())
+        return created
 
 
 # What the system writes as an object is written, and the key naming that object.
