@@ -130,10 +130,15 @@ class Node:
 
 
 def call(node: Node, key: str, method: str, path: str, body: Any = None) -> Any:
+    """One request; a 429 (the throttled source) waits its ``rate_reset`` and asks again."""
     auth = "Basic " + b64encode(f"{key}:".encode()).decode()
-    response = httpx.request(
-        method, node.base + path, json=body, timeout=30, headers={"Authorization": auth}
-    )
+    while True:
+        response = httpx.request(
+            method, node.base + path, json=body, timeout=30, headers={"Authorization": auth}
+        )
+        if response.status_code != 429:
+            break
+        time.sleep(float(response.json()["rate_reset"]) + 0.05)
     assert response.status_code < 300, response.text
     return response.json()
 
