@@ -95,6 +95,7 @@ def measure(activities: int, workdir: Path) -> dict[str, Any]:
         server.wait(timeout=20)
     imported = sum(v for k, v in report["objects"].items() if k[:1].isupper())
     return {
+        "seeded": activities,
         "activities": served,
         "imported_activities": imported,
         "import_seconds": round(seconds, 1),
