@@ -121,7 +121,7 @@ def _section(result: dict[str, Any]) -> str:
 
 {today}, {platform.machine()}, Python {platform.python_version()}, SQLite source (`crmapi
 seed`) and SQLite target on one machine, shared and loaded by other work (2 cores): the
-numbers are lower bounds. `bench/mirror.py --activities {result["activities"]}`.
+numbers are lower bounds. `bench/mirror.py --activities {result["seeded"]}`.
 
 | | activities | seconds | activities/s |
 |---|---:|---:|---:|
