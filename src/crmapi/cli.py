@@ -17,7 +17,7 @@ from crmapi.domain.context import Principal
 from crmapi.emulator import cli as emulator_cli
 from crmapi.http import workers as workers_module
 from crmapi.http.protocol import GuardedHttpToolsProtocol
-from crmapi.resources import accounts, lead_import
+from crmapi.resources import accounts, lead_import, mirror, mirror_progress, mirror_source
 from crmapi.settings import Settings
 from crmapi.storage import migrate
 from crmapi.storage.db import Database
@@ -240,16 +240,42 @@ def meeting_add(
 @click.option(
     "--file",
     "path",
-    required=True,
+    default=None,
     type=click.Path(exists=True, dir_okay=False),
     help="A Close lead export: JSON (type leads), gzipped or not.",
 )
+@click.option(
+    "--from",
+    "source_url",
+    default=None,
+    help="A Close-compatible API to copy, e.g. https://api.close.com/api/v1/.",
+)
+@click.option("--api-key", default=None, help="The source's API key (with --from).")
+@click.option("--since", default=None, help="With --from: read only what changed after (ISO).")
 @click.option("--org", "org_id", default=None, help="Default: a new organization.")
 @click.option("--user", "user_id", default=None, help="Who acts (default: the first member).")
 @click.option("--email", default="import@crmapi.example", show_default=True,
               help="First user of the new organization (without --org).")  # fmt: skip
-def import_cmd(path: str, org_id: str | None, user_id: str | None, email: str) -> None:
-    """Load a Close JSON lead export through the API's own write paths; print a report."""
+@click.option("--quiet", is_flag=True, help="No progress lines (with --from).")
+def import_cmd(
+    path: str | None,
+    source_url: str | None,
+    api_key: str | None,
+    since: str | None,
+    org_id: str | None,
+    user_id: str | None,
+    email: str,
+    quiet: bool,
+) -> None:
+    """Load a Close JSON lead export (--file), or copy an organization of a Close-compatible
+    API (--from, --api-key), through the API's own write paths; print a report."""
+    if (path is None) == (source_url is None) or (source_url and not api_key):
+        click.echo("error: give --file, or --from with --api-key.", err=True)
+        sys.exit(2)
+    if source_url is not None and api_key is not None:
+        _import_from(source_url, api_key, since, org_id, user_id, email, quiet)
+        return
+    assert path is not None
     try:
         docs = lead_import.read_file(path)
     except ValueError as exc:
@@ -269,8 +295,35 @@ def import_cmd(path: str, org_id: str | None, user_id: str | None, email: str) -
     _print({"organization_id": org_id, **_new_key(created), **report.as_dict()})
 
 
+def _import_from(
+    url: str, key: str, since: str | None, org_id: str | None, user_id: str | None,
+    email: str, quiet: bool,
+) -> None:  # fmt: skip
+    db = _db()
+    source = mirror_source.Source(url, key)
+    started = time.perf_counter()
+    try:
+        created = mirror.prepare(db, source, org_id, email)
+        org = created["organization_id"]
+        with db.read() as conn:
+            members = lead_import._members(conn, org)
+        if not members:
+            raise LookupError(f"No organization {org} (or it has no members).")
+        shown = mirror_progress.Lines(sys.stderr, quiet)
+        report = mirror.run(db, source, org, user_id or members[0], since, shown.update)
+        shown.close()
+    except (LookupError, mirror_source.SourceError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    finally:
+        source.close()
+    elapsed = time.perf_counter() - started
+    _print({"organization_id": org, **_new_key(created), **report,
+            "seconds": round(elapsed, 2)})  # fmt: skip
+
+
 def _new_key(created: dict[str, Any]) -> dict[str, Any]:
-    return {"api_key": created["api_key"]} if created else {}
+    return {"api_key": created["api_key"]} if created.get("api_key") else {}
 
 
 emulator_cli.register(cli)

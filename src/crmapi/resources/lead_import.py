@@ -92,6 +92,16 @@ class Importer:
     user_id: str  # acts where the file's user is not a member
     members: frozenset[str]
     report: Report
+    # The ids of what the system writes as an object is written (a lead's Created activity,
+    # a completed task's TaskCompleted), by that object's id: a mirror keeps them too.
+    system_ids: dict[str, list[str]] = field(default_factory=dict)
+
+    def given(self, table: Table, object_id: Any) -> list[str]:
+        """The object's own id and its system activities' ids, where they are new here."""
+        kept = self.fresh(table, object_id)
+        return (
+            kept + self.fresh(t.activity, *self.system_ids.get(str(object_id), ())) if kept else []
+        )
 
     def actor(self, user: Any) -> Context:
         who = user if user in self.members else self.user_id
@@ -111,8 +121,10 @@ class Importer:
         ]
 
     def custom(self, object_type: str, obj: Doc, by_name: dict[str, Any] | None) -> Doc:
-        """The ``custom.<id>`` keys this organization's fields accept."""
-        defs = custom_values.definitions(self.conn, self.org, object_type)
+        """The ``custom.<id>`` keys this organization's fields accept (an activity's: those of
+        its custom activity type, when it has one)."""
+        kind = obj.get("custom_activity_type_id") if object_type == "activity" else None
+        defs = custom_values.definitions(self.conn, self.org, object_type, kind)
         prefix = custom_values.PREFIX
         out = {k: v for k, v in obj.items() if k.startswith(prefix) and k[len(prefix) :] in defs}
         names = {d.name: d.id for d in defs.values()}
@@ -172,7 +184,7 @@ def _lead(imp: Importer, doc: Doc) -> None:
     if isinstance(label, str) and statuses.lead_status_by_label(imp.conn, imp.org, label):
         body["status"] = label
     body.update(imp.custom("lead", doc, doc.get("custom")))
-    with _at(doc.get("date_created")), ids.given(*imp.fresh(t.lead, doc["id"])):
+    with _at(doc.get("date_created")), ids.given(*imp.given(t.lead, doc["id"])):
         created = leads.create(imp.conn, imp.actor(doc.get("created_by")), body)
     lead_id = created["id"]
     for contact in doc.get("contacts") or []:
@@ -215,7 +227,7 @@ def _task(imp: Importer, lead_id: str, doc: Doc) -> None:
     keys = ("_type", "contact_id", "text", "date", "due_date", "is_complete", "is_dateless")
     body = {k: doc[k] for k in keys if doc.get(k) is not None}
     body.update(lead_id=lead_id, date_created=doc.get("date_created"), **_people(imp, doc))
-    with _at(doc.get("date_updated")), ids.given(*imp.fresh(t.task, doc.get("id"))):
+    with _at(doc.get("date_updated")), ids.given(*imp.given(t.task, doc.get("id"))):
         tasks.create(imp.conn, imp.actor(doc.get("updated_by")), body)
 
 

@@ -791,3 +791,14 @@ sequence_subscription = Table(
     Index(None, "organization_id", "lead_id"),
     Index(None, "due_at"),
 )
+# ``crmapi import --from``: where an import of one source into one organization stands
+# (``state``: the watermark of the last finished run and each resource's resume offset).
+mirror_checkpoint = Table(
+    "mirror_checkpoint",
+    metadata,
+    _org(),
+    Column("source", String(512), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("date_updated", TS, nullable=False),
+    PrimaryKeyConstraint("organization_id", "source"),
+)
