@@ -1,7 +1,7 @@
 """mirror (the checkpoint of ``crmapi import --from``, per organization and source)
 
 Revision ID: mirror_1
-Revises: exports_1
+Revises: sequences_1
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "mirror_1"
-down_revision: str | None = "exports_1"
+down_revision: str | None = "sequences_1"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
