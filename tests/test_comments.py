@@ -52,7 +52,8 @@ def test_a_comment_on_a_note_shows_in_its_comment_summary_everywhere(api: Api) -
     note = _note(api)
     assert _summary_everywhere(api, note) == [None, None, None]
     comment = _comment(api, note["id"])
-    assert comment["id"].startswith("comm_") and comment["thread_id"].startswith("comthr_")
+    assert comment["id"].startswith("comm_")
+    assert comment["thread_id"].startswith("comthr_")
     summary = {"comment_count": 1, "thread_id": comment["thread_id"]}
     assert _summary_everywhere(api, note) == [summary] * 3
     _comment(api, note["id"], "Another")
@@ -106,7 +107,8 @@ def test_every_activity_type_takes_comments(app: Any, api: Api, spec: Any) -> No
     assert thread["object_type"] == f"activity.{spec.event_type}"
     summary = {"comment_count": 1, "thread_id": comment["thread_id"]}
     if "get" in spec.verbs:
-        assert api.ok("GET", f"activity/{spec.path}/{activity['id']}/")["comment_summary"] == summary
+        single = api.ok("GET", f"activity/{spec.path}/{activity['id']}/")
+        assert single["comment_summary"] == summary
     threads = {"thread_emails": "only"} if spec.type == "EmailThread" else {}
     feed = api.ok("GET", "activity/", params={"lead_id": lead["id"], **threads})
     found = [a for a in feed["data"] if a["id"] == activity["id"]]
@@ -289,7 +291,8 @@ def test_comments_follow_their_lead_through_a_merge(api: Api) -> None:
 
 def test_comment_events_reach_the_log_and_a_webhook(happ: Any, hapi: Api, receiver: Any) -> None:  # noqa: F811
     kinds = ("comment", "comment_thread")
-    events = [{"object_type": k, "action": a} for k in kinds for a in ("created", "updated", "deleted")]
+    actions = ("created", "updated", "deleted")
+    events = [{"object_type": k, "action": a} for k in kinds for a in actions]
     sub = subscribe(hapi, receiver.url, events)
     note = _note(hapi)
     comment = _comment(hapi, note["id"])
