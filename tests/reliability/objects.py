@@ -78,6 +78,7 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
     },
     "/saved_search/": lambda r: {"name": "Tenant A view", "s_query": {"query": _NOTHING}},
     "/bulk_action/delete/": lambda r: {"bulk_object_type": "call", "s_query": _NOTHING},
+    "/comment/": lambda r: {"object_id": r.get("note_id")},
     "/activity/status_change/opportunity/": lambda r: {
         "old_status_id": _nth(r, "opportunity_statuses", 0),
         "new_status_id": _nth(r, "opportunity_statuses", 1),
@@ -106,6 +107,7 @@ FIRST = {
     "/lead/": "lead_id",
     "/contact/": "contact_id",
     "/custom_activity/": "custom_activity_type_id",
+    "/activity/note/": "note_id",  # what the comment comments on
 }
 
 

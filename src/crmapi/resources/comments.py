@@ -7,6 +7,7 @@ body and keeps the comment (``removed_at``) until the thread's last live comment
 deletes the whole thread (Close's rule).
 """
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, update
@@ -30,8 +31,8 @@ from crmapi.util.ids import new_id
 COMMENT = t.comment
 BODY = Field("body", "str", required=True, nullable=False, max_length=1_048_576, blank=False)
 CREATE_FIELDS = FieldSet((BODY, Field("object_id", "id", required=True, nullable=False)))
-UPDATE_FIELDS = FieldSet((BODY,))
-BOTH = "Send object_id or thread_id, not both."
+# PUT changes only what is sent (an empty body changes nothing), as every crmapi update.
+UPDATE_FIELDS = FieldSet((replace(BODY, required=False),))
 NOT_YOURS = "You can only edit your own comments."
 
 
@@ -52,6 +53,7 @@ LIST = ListSpec(
     },
     orderings={"created_at": OrderSpec("date_created")},
     default_order="created_at",
+    one_of=("object_id", "thread_id"),
 )
 
 
@@ -60,11 +62,6 @@ render_rows = threads.render_comments
 
 def list_comments(ctx: Call) -> dict[str, Any]:
     query = grammar.parse(ctx.params, LIST, ctx.tz)
-    named = [name for name in ("object_id", "thread_id") if query.values(name)]
-    if not named:
-        raise InvalidRequest(field_errors={"object_id": "This field is required."})
-    if len(named) > 1:
-        raise InvalidRequest([BOTH])
     scope = and_(COMMENT.c.organization_id == ctx.org)
     with ctx.db.read() as conn:
         rows = conn.execute(qc.page(select(COMMENT), COMMENT, query, scope)).all()
@@ -158,6 +155,8 @@ def _own(conn: Connection, ctx: Actor, comment_id: str) -> dict[str, Any]:
 def update_(conn: Connection, ctx: Actor, comment_id: str, body: dict[str, Any]) -> dict[str, Any]:
     values = UPDATE_FIELDS.validate(body, creating=True)
     before = _own(conn, ctx, comment_id)
+    if "body" not in values:
+        return before
     if before["removed_at"] is not None:
         raise InvalidRequest(["A removed comment cannot be changed."])
     markup, mentioned = _rich(values["body"])
