@@ -233,6 +233,8 @@ def test_threads_list_by_ids_and_object_ids(api: Api) -> None:
     assert [t["id"] for t in by_object["data"]] == [threads[1]]
     page = api.ok("GET", "comment_thread/", params={"_limit": 2})
     assert (len(page["data"]), page["has_more"]) == (2, True)
+    newest = api.ok("GET", "comment_thread/", params={"_order_by": "-created_at"})["data"]
+    assert [t["id"] for t in newest] == threads[::-1]
 
 
 def _events(api: Api, object_id: str, object_type: str) -> list[str]:

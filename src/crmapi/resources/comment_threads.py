@@ -268,8 +268,8 @@ LIST = ListSpec(
         "ids": FilterSpec("id", "in", "id", multi=True),
         "object_ids": FilterSpec("object_id", "in", "id", multi=True),
     },
-    orderings={"date_created": OrderSpec("date_created")},
-    default_order="date_created",
+    orderings={"created_at": OrderSpec("date_created"), "updated_at": OrderSpec("date_updated")},
+    default_order="created_at",
 )
 
 

@@ -51,7 +51,7 @@ LIST = ListSpec(
         "object_id": FilterSpec("thread_id", "in", "id", sql=_thread_ids),
         "thread_id": FilterSpec("thread_id", "in", "id"),
     },
-    orderings={"created_at": OrderSpec("date_created")},
+    orderings={"created_at": OrderSpec("date_created"), "updated_at": OrderSpec("date_updated")},
     default_order="created_at",
     one_of=("object_id", "thread_id"),
 )
