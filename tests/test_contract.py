@@ -59,6 +59,17 @@ def _an_id(api: Api, spec: ResourceSpec, created: dict[str, str]) -> str | None:
     return None
 
 
+def _narrowed(api: Api, spec: ResourceSpec, created: dict[str, str]) -> dict[str, str]:
+    """A list that must be narrowed (``ListSpec.one_of``) is narrowed to the created object:
+    by the first of those parameters the object carries (a comment's ``thread_id``)."""
+    list_spec = ROUTES[spec.path]["GET"].list_spec
+    if list_spec is None or not list_spec.one_of:
+        return {}
+    obj = api.ok("GET", f"{spec.path.lstrip('/')}{created[spec.path]}/")
+    name = next(n for n in list_spec.one_of if n in obj)
+    return {name: obj[name]}
+
+
 def _event_types(api: Api, object_id: str, action: str) -> list[str]:
     page = api.ok("GET", "event/", params={"object_id": object_id, "action": action})
     return [e["object_type"] for e in page["data"]]
@@ -72,7 +83,7 @@ def test_every_resource_honours_its_declaration(api: Api, other: Api, spec: Reso
     if "list" in verbs:
         list_spec = ROUTES[spec.path]["GET"].list_spec
         paging = list_spec.paging if list_spec is not None else "offset"
-        needs = _list_params(spec, created)
+        needs = {**_list_params(spec, created), **_narrowed(api, spec, created)}
         page = api.ok("GET", path, params=needs)
         # Close's envelopes: has_more for offset paging, cursors for the event log.
         more = {"cursor_next", "cursor_previous"} if paging == "cursor" else {"has_more"}

@@ -25,4 +25,12 @@ def test_every_resource_is_routed_under_its_path() -> None:
 
 def test_a_leads_children_are_the_resources_that_declare_it() -> None:
     names = [spec.name for spec in registry.LEAD_CHILDREN]
-    assert names == ["contact", "opportunity", "task", "activity", "sequence_subscription"]
+    assert names == [
+        "contact",
+        "opportunity",
+        "task",
+        "activity",
+        "comment_thread",
+        "comment",
+        "sequence_subscription",
+    ]

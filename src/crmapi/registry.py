@@ -15,6 +15,8 @@ from crmapi.activities.spec import ActivitySpec
 from crmapi.resources import (
     bulk_actions,
     catalog,
+    comment_threads,
+    comments,
     connected_accounts,
     contacts,
     custom_activity_types,
@@ -89,6 +91,10 @@ RESOURCES: tuple[ResourceSpec, ...] = (
     opportunities.SPEC,
     tasks.SPEC,
     activities.SPEC,
+    # After what they comment on: a merge moves them after their objects, a lead delete
+    # removes them first.
+    comment_threads.SPEC,
+    comments.SPEC,
     *custom_fields.SPECS.values(),
     shared_fields.SPEC,
     *custom_field_schemas.SPECS,

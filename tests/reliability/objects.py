@@ -94,6 +94,7 @@ OVERRIDES: dict[str, Callable[[Refs], dict[str, Any]]] = {
         "contact_email": "ann@example.com",
         "sender_email": "sales@example.com",
     },
+    "/comment/": lambda r: {"object_id": r.get("note_id")},
     "/activity/status_change/opportunity/": lambda r: {
         "old_status_id": _nth(r, "opportunity_statuses", 0),
         "new_status_id": _nth(r, "opportunity_statuses", 1),
@@ -124,6 +125,7 @@ FIRST = {
     "/custom_activity/": "custom_activity_type_id",
     "/sequence/": "sequence_id",
     "/email_template/": "email_template_id",
+    "/activity/note/": "note_id",  # what the comment comments on
 }
 
 

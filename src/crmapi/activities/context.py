@@ -45,11 +45,21 @@ class WriteContext:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> None:
+        self.emit_object(f"activity.{event_type}", action, before, after)
+
+    def emit_object(
+        self,
+        object_type: str,
+        action: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> None:
+        """The event of a change an activity write causes to any object (its comments)."""
         obj = after or before or {}
         emit(
             self.conn,
             self.principal,
-            object_type=f"activity.{event_type}",
+            object_type=object_type,
             action=action,
             object_id=obj["id"],
             lead_id=obj.get("lead_id"),

@@ -12,7 +12,7 @@ from crmapi.domain.context import Actor
 from crmapi.domain.errors import InvalidRequest, object_not_found
 from crmapi.domain.fields import REQUIRED
 from crmapi.events.emit import change_meta
-from crmapi.resources import repository
+from crmapi.resources import comment_threads, repository
 from crmapi.util.ids import new_id
 
 
@@ -128,6 +128,7 @@ def delete(wc: WriteContext, spec: ActivitySpec, activity_id: str) -> dict[str, 
     existing = load(wc, spec, activity_id)
     if spec.on_delete is not None:
         spec.on_delete(wc, existing)
+    comment_threads.remove_for(wc.conn, wc.org, [activity_id], wc.emit_object)
     store.delete_activities(wc.conn, wc.org, store.A.c.id == activity_id)
     wc.emit(spec, "deleted", existing, None)
     if spec.after_write is not None:

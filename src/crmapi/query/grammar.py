@@ -43,6 +43,7 @@ def parse(params: Mapping[str, str], spec: ListSpec, tz: float = 0.0) -> ListQue
             continue
         conditions.append(Condition(name, fspec, values))
     _cross_checks(conditions, params, order_column, errors)
+    _one_of(conditions, spec, field_errors, errors)
     _modes(params, spec, field_errors)
     fields = _fields(params.get("_fields"), field_errors)
     if errors or field_errors:
@@ -50,6 +51,19 @@ def parse(params: Mapping[str, str], spec: ListSpec, tz: float = 0.0) -> ListQue
     assert skip is not None
     assert limit is not None
     return ListQuery(tuple(conditions), order_column, descending, skip, limit, fields, params)
+
+
+def _one_of(
+    conditions: list[Condition], spec: ListSpec, field_errors: dict[str, str], errors: list[str]
+) -> None:
+    """Exactly one of ``spec.one_of`` is sent (a list that only makes sense narrowed)."""
+    if not spec.one_of:
+        return
+    sent = [c.param for c in conditions if c.param in spec.one_of]
+    if not sent and spec.one_of[0] not in field_errors:
+        field_errors[spec.one_of[0]] = "This field is required."
+    elif len(sent) > 1:
+        errors.append(f"Send {' or '.join(spec.one_of)}, not both.")
 
 
 def skip_too_large(cap: int) -> InvalidRequest:

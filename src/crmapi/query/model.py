@@ -89,6 +89,8 @@ class ListSpec:
     modes: Mapping[str, ModeSpec] = field(default_factory=dict)
     # Parameters Close deprecated (and still accepts); name -> why. Strict mode reports them.
     deprecated: Mapping[str, str] = field(default_factory=dict)
+    # Filters of which a request must send exactly one (``/comment/``: object_id or thread_id).
+    one_of: tuple[str, ...] = ()
 
 
 # Small lists returned whole (statuses, pipelines, webhooks): only ``_fields`` applies.

@@ -39,7 +39,14 @@ from crmapi.query.model import (
     id_filters,
 )
 from crmapi.query.model import range_filters as ranges
-from crmapi.resources import custom_values, leads, opportunity_groups, pipelines, repository
+from crmapi.resources import (
+    comment_threads,
+    custom_values,
+    leads,
+    opportunity_groups,
+    pipelines,
+    repository,
+)
 from crmapi.resources.handlers import creating, deleting, updating
 from crmapi.resources.render import listing, project
 from crmapi.resources.spec import Embed, LeadChild, Operation, ResourceSpec
@@ -302,7 +309,14 @@ def render_rows(
     names = user_names(conn, {u for r in rows for u in (r.user_id, r.created_by, r.updated_by)})
     lead_names = repository.names(conn, t.lead, org_id, {r.lead_id for r in rows})
     contact_names = repository.names(conn, t.contact, org_id, {r.contact_id for r in rows})
-    return [_render(r, status_by_id, money, names, lead_names, contact_names) for r in rows]
+    comments = comment_threads.summaries(conn, org_id, [r.id for r in rows])
+    return [
+        {
+            **_render(r, status_by_id, money, names, lead_names, contact_names),
+            "comment_summary": comments.get(r.id),
+        }
+        for r in rows
+    ]
 
 
 def _render(
@@ -560,6 +574,9 @@ def status_change(
 def remove(conn: Connection, ctx: Actor, opportunity_id: str) -> dict[str, Any]:
     """Delete one opportunity; its status-change history stays in the lead's feed."""
     before = render_one(conn, ctx.org, opportunity_id)
+    comment_threads.remove_for(
+        conn, ctx.org, [opportunity_id], comment_threads.request_emitter(conn, ctx)
+    )
     conn.execute(delete(OPP).where(OPP.c.organization_id == ctx.org, OPP.c.id == opportunity_id))
     repository.touch_lead(conn, ctx.org, before["lead_id"], ctx.user_id, dates.now())
     _emit(conn, ctx, "deleted", before, None)

@@ -802,3 +802,37 @@ mirror_checkpoint = Table(
     Column("date_updated", TS, nullable=False),
     PrimaryKeyConstraint("organization_id", "source"),
 )
+# Comment threads (more.md §2): one per commented object (an activity or an opportunity),
+# kept while it holds a live comment. ``object_type`` is the event log's name of the object
+# (``activity.note``, ``opportunity``); ``lead_id`` follows the object's lead (merges move it).
+comment_thread = Table(
+    "comment_thread",
+    metadata,
+    _id(),
+    _org(),
+    Column("object_id", ID, nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("lead_id", ID),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    UniqueConstraint("organization_id", "object_id"),
+    Index(None, "organization_id", "lead_id"),
+    Index(None, "organization_id", "date_created", "id"),
+)
+# A thread's comments; a removed one keeps its row (``removed_at``) until the thread goes.
+comment = Table(
+    "comment",
+    metadata,
+    _id(),
+    _org(),
+    Column("thread_id", ID, nullable=False),
+    Column("lead_id", ID),
+    Column("body", Text, nullable=False),
+    Column("mentions", Json, nullable=False),
+    Column("removed_at", TS),
+    Column("removed_by", ID),
+    *_audit(),
+    PrimaryKeyConstraint("organization_id", "id"),
+    Index(None, "organization_id", "thread_id", "date_created", "id"),
+    Index(None, "organization_id", "lead_id"),
+)

@@ -31,6 +31,8 @@ _SHORT_FAMILIES = frozenset(
         "sdas",
         "dial",
         "apikey",
+        "comm",
+        "comthr",
     }
 )
 

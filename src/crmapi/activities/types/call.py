@@ -9,6 +9,7 @@ from crmapi.activities.sample import NOTES, Sampler, html
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types import _outcome
 from crmapi.activities.types._shared import (
+    COMMENT_SUMMARY,
     PHONE_DIRECTIONS,
     PHONE_SOURCES,
     SEQUENCE_FIELDS,
@@ -159,6 +160,7 @@ SPEC = ActivitySpec(
         Field("voicemail_transcript", "object", on_request=True, create=False, update=False),
         *SEQUENCE_FIELDS,
         USERS,
+        COMMENT_SUMMARY,
     ),
     prepare=prepare,
     docs="https://developer.close.com/api/resources/activities/calls",

@@ -23,6 +23,7 @@ from crmapi.activities.types._messages import (
     sent_action,
 )
 from crmapi.activities.types._shared import (
+    COMMENT_SUMMARY,
     COMMUNICATION_DIRECTIONS,
     MESSAGE_STATUSES,
     SEQUENCE_FIELDS,
@@ -320,6 +321,7 @@ SPEC = ActivitySpec(
         readonly("agent_config_id"),
         *SEQUENCE_FIELDS,
         USERS,
+        COMMENT_SUMMARY,
     ),
     extra_actions=sent_action,
     prepare=prepare,

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Text, bindparam, cast, or_, select
 from crmapi.activities import store, write
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
+from crmapi.resources import comment_threads
 from crmapi.util.jsonutil import loads
 
 LATEST_EMAILS = 3
@@ -141,6 +142,7 @@ def normalize_subject(subject: str) -> str:
 def on_delete(wc: Any, thread: dict[str, Any]) -> None:
     """Deleting a thread deletes every email in it (Close's rule), each with its event."""
     emails = _emails_of(wc.conn, wc.org, [thread["id"]])
+    comment_threads.remove_for(wc.conn, wc.org, [e["id"] for e in emails], wc.emit_object)
     store.delete_activities(
         wc.conn, wc.org, store.A.c.thread_id == thread["id"], store.A.c.type == "Email"
     )

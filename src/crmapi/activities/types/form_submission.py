@@ -5,7 +5,7 @@ from typing import Any
 
 from crmapi.activities.sample import Sampler
 from crmapi.activities.spec import ActivitySpec
-from crmapi.activities.types._shared import USERS, readonly
+from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
 from crmapi.query.model import id_filters
 
 
@@ -48,6 +48,7 @@ SPEC = ActivitySpec(
         readonly("source_url"),
         readonly("source_url_normalized"),
         USERS,
+        COMMENT_SUMMARY,
     ),
     filters=id_filters("form_id", column="data.form_id"),
     docs="https://developer.close.com/api/resources/activities/form-submissions",

@@ -1,7 +1,7 @@
 """Lead merges: https://developer.close.com/api/resources/activities/lead-merges.md"""
 
 from crmapi.activities.spec import ActivitySpec
-from crmapi.activities.types._shared import USERS, readonly
+from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
 
 SPEC = ActivitySpec(
     type="LeadMerge",
@@ -16,6 +16,7 @@ SPEC = ActivitySpec(
         readonly("merge_status", default="completed"),
         readonly("error_message"),
         USERS,
+        COMMENT_SUMMARY,
     ),
     docs="https://developer.close.com/api/resources/activities/lead-merges",
 )

@@ -14,6 +14,7 @@ def prepare(
     wc: Any, obj: dict[str, Any], sent: dict[str, Any], existing: dict[str, Any] | None
 ) -> None:
     richtext.pair(obj, sent, "note", "note_html")
+    obj["note_mentions"] = richtext.mentions(str(obj.get("note_html") or ""))
     if existing is None:
         obj["source"] = "api"
     if "pinned" in sent:

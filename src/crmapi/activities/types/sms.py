@@ -7,6 +7,7 @@ from crmapi.activities.sample import Sampler, ts
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._messages import apply_status, sent_action
 from crmapi.activities.types._shared import (
+    COMMENT_SUMMARY,
     MESSAGE_STATUSES,
     PHONE_DIRECTIONS,
     PHONE_SOURCES,
@@ -98,6 +99,7 @@ SPEC = ActivitySpec(
         readonly("agent_config_id"),
         *SEQUENCE_FIELDS,
         USERS,
+        COMMENT_SUMMARY,
     ),
     extra_actions=sent_action,
     prepare=prepare,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from crmapi.activities.sample import Sampler
 from crmapi.activities.spec import ActivitySpec
-from crmapi.activities.types._shared import USERS, readonly
+from crmapi.activities.types._shared import COMMENT_SUMMARY, USERS, readonly
 from crmapi.domain.errors import DOES_NOT_EXIST, InvalidRequest
 from crmapi.domain.fields import REQUIRED, Field
 from crmapi.query.model import id_filters
@@ -152,6 +152,7 @@ LEAD_SPEC = ActivitySpec(
         readonly("new_status_label"),
         readonly("_paused_subscriptions", "object_list", ()),
         USERS,
+        COMMENT_SUMMARY,
     ),
     prepare=prepare_lead,
     docs="https://developer.close.com/api/resources/activities/lead-status-changes",
@@ -208,6 +209,7 @@ OPPORTUNITY_SPEC = ActivitySpec(
         readonly("opportunity_confidence", "int"),
         readonly("opportunity_date_won"),
         USERS,
+        COMMENT_SUMMARY,
     ),
     prepare=prepare_opportunity,
     filters=id_filters("opportunity_id", column="data.opportunity_id"),

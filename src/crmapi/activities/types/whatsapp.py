@@ -15,7 +15,12 @@ from crmapi.activities import store
 from crmapi.activities.sample import Sampler
 from crmapi.activities.spec import ActivitySpec
 from crmapi.activities.types._messages import check_attachments
-from crmapi.activities.types._shared import COMMUNICATION_DIRECTIONS, USERS, readonly
+from crmapi.activities.types._shared import (
+    COMMENT_SUMMARY,
+    COMMUNICATION_DIRECTIONS,
+    USERS,
+    readonly,
+)
 from crmapi.domain.errors import InvalidRequest
 from crmapi.domain.fields import Field
 from crmapi.query.model import FilterSpec
@@ -193,6 +198,7 @@ SPEC = ActivitySpec(
         Field("response_to_id", "id"),
         readonly("source", default="api"),
         USERS,
+        COMMENT_SUMMARY,
     ),
     prepare=prepare,
     filters={
