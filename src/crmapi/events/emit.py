@@ -139,6 +139,11 @@ def emit(
     return str(event["id"])
 
 
+# The request path of what ``crmapi import`` writes (a file or another server): its events
+# carry ``meta["crmapi.import"]`` so a consumer can tell a copied change from a live one.
+IMPORT_PATH = "crmapi import"
+
+
 def change_meta(ctx: Actor) -> dict[str, Any]:
     """An event's ``meta``: the request that caused the change, and the bulk action that
     made it when one did (core.md §12.2: ``meta.bulk_action_id``). Only a bulk action's own
@@ -147,6 +152,8 @@ def change_meta(ctx: Actor) -> dict[str, Any]:
     bulk_action_id = getattr(ctx, "bulk_action_id", None)
     if bulk_action_id:
         meta["bulk_action_id"] = bulk_action_id
+    if ctx.path == IMPORT_PATH:
+        meta["crmapi.import"] = True
     return meta
 
 

@@ -35,6 +35,7 @@ from crmapi.activities import write
 from crmapi.activities.registry import BY_TYPE
 from crmapi.domain.context import Context, Principal
 from crmapi.domain.errors import APIError, InvalidRequest
+from crmapi.events.emit import IMPORT_PATH
 from crmapi.resources import (
     contacts,
     custom_values,
@@ -105,7 +106,7 @@ class Importer:
 
     def actor(self, user: Any) -> Context:
         who = user if user in self.members else self.user_id
-        return Context(Principal(self.org, who), method="POST", path="crmapi import")
+        return Context(Principal(self.org, who), method="POST", path=IMPORT_PATH)
 
     def person(self, user: Any) -> Any:
         return user if user is None or user in self.members else self.user_id

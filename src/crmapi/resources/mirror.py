@@ -26,6 +26,7 @@ from crmapi.activities.registry import BY_TYPE
 from crmapi.activities.types import meeting
 from crmapi.domain.context import Principal
 from crmapi.domain.errors import InvalidRequest
+from crmapi.events.emit import IMPORT_PATH
 from crmapi.resources import (
     accounts,
     contacts,
@@ -216,7 +217,7 @@ class _Call:
     tz: float = 0.0
     request_id: str = ""
     method: str = "POST"
-    path: str = "crmapi import"
+    path: str = IMPORT_PATH
 
     @property
     def principal(self) -> Principal:
