@@ -26,6 +26,9 @@ import pytest
 
 from crmapi.activities.registry import BY_TYPE
 
+# One server per module, and later pages check what earlier tests made (the sink, the
+# snapshot): the module's tests run on one xdist worker, in order.
+pytestmark = pytest.mark.xdist_group("browser")
 CHROMIUM = os.environ.get("CRMAPI_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
     "--headless",
