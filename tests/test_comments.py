@@ -291,6 +291,17 @@ def test_comments_follow_their_lead_through_a_merge(api: Api) -> None:
     assert "updated" in _events(api, comment["id"], "comment")
 
 
+def test_an_activitys_lead_is_fixed_so_its_thread_never_needs_to_follow(api: Api) -> None:
+    note = _note(api)
+    comment = _comment(api, note["id"])
+    other = factories.lead(api, "Acme")
+    # lead_id is a create-only field of every activity: a PUT of it changes nothing.
+    moved = api.ok("PUT", f"activity/note/{note['id']}/", {"lead_id": other["id"]})
+    assert moved["lead_id"] == note["lead_id"]
+    assert api.ok("GET", f"comment/{comment['id']}/")["lead_id"] == note["lead_id"]
+    assert _events(api, comment["id"], "comment") == ["created"]
+
+
 def test_comment_events_reach_the_log_and_a_webhook(happ: Any, hapi: Api, receiver: Any) -> None:  # noqa: F811
     kinds = ("comment", "comment_thread")
     actions = ("created", "updated", "deleted")
