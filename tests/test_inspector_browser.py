@@ -609,6 +609,13 @@ def test_another_organization_sees_and_does_nothing_on_the_emulator_pages(
     with server.api(server.demo_key) as api:
         api.get("/lead/", params={"demo_secret": "1"})
         org = api.get("/me/").json()["organizations"][0]["id"]
+        # The demo's sink and snapshot (made by earlier tests too; made here if this test
+        # runs on a server of its own): what the other organization must neither see nor touch.
+        plane = f"{server.url}/_crmapi/orgs/{org}"
+        assert api.post(f"{plane}/sinks", json={"name": "browser"}).status_code in (200, 201)
+        if "before-the-note" not in api.get(f"{plane}/snapshots").text:
+            made = api.post(f"{plane}/snapshots", json={"name": "before-the-note"})
+            assert made.status_code in (200, 201), made.text
     page.goto(server.url + f"{UI}/journal/")
     assert "demo_secret" not in page.content()
     page.goto(server.url + f"{UI}/webhooks/")

@@ -27,7 +27,7 @@ from tests.reliability.server import Server
 
 ACTIVITIES = int(os.environ.get("CRMAPI_FAIRNESS_ACTIVITIES", "60000"))
 LEADS = 2000
-ROUNDS = 3
+ROUNDS = 8  # a round stops the test once it meets the target; noise only inflates a ratio
 WINDOWS = 4  # idle/busy window pairs per round
 IDLE_SECONDS, BUSY_SECONDS = 0.75, 1.25  # per window
 SETTLE_SECONDS = 0.4  # after resuming: the heavy loops are running again
